@@ -1,0 +1,92 @@
+"""Small layers shared by every model: activations, norms, ConvBN and the residual block."""
+from __future__ import annotations
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+ACTIVATIONS = ("leaky_relu", "relu", "mish", "tanh", "none")
+NORMS = ("batch", "instance", "none")
+
+
+class Mish(nn.Layer):
+    """mish(x) = x * tanh(softplus(x)), the activation the tutorial's author also tried."""
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return x * paddle.tanh(F.softplus(x))
+
+
+def make_activation(name: str, negative_slope: float = 0.2) -> nn.Layer:
+    """Build an activation layer by name (one of ACTIVATIONS)."""
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope)
+    table = {"relu": nn.ReLU, "mish": Mish, "tanh": nn.Tanh, "none": nn.Identity}
+    if name not in table:
+        raise ValueError(f"unknown activation {name!r}; choose from {', '.join(ACTIVATIONS)}")
+    return table[name]()
+
+
+def make_norm2d(kind: str, channels: int) -> nn.Layer:
+    """Build a 2-D normalisation layer by name (one of NORMS).
+
+    Instance norm keeps learnable affine parameters, as in CycleGAN. All three kinds have a
+    double gradient in Paddle 3.3, so they can sit inside a WGAN-GP critic (LayerNorm cannot).
+    """
+    if kind == "batch":
+        return nn.BatchNorm2D(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2D(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; choose from {', '.join(NORMS)}")
+
+
+class ConvBN(nn.Layer):
+    """Conv2D (no bias) -> norm -> activation: the tutorial's basic block.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: square kernel size.
+        stride: convolution stride.
+        padding: "same", "valid" or an int, as `paddle.nn.Conv2D` takes it (default valid).
+        act: activation name (LeakyReLU 0.2 by default, as in the tutorial; "mish", "relu").
+        norm: "batch" (the tutorial's), "instance" or "none". Without a norm the conv gets a bias.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: str | int = 0, act: str = "leaky_relu", norm: str = "batch") -> None:
+        super().__init__()
+        # The tutorial drops the bias because BatchNorm's shift replaces it.
+        bias = None if norm == "none" else False
+        self.conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
+                              padding=padding, bias_attr=bias)
+        self.norm = make_norm2d(norm, out_channels)
+        self.act = make_activation(act)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.act(self.norm(self.conv(x)))
+
+
+class ResidualBlock(nn.Layer):
+    """x + [reflect-pad, conv3x3, norm, ReLU, reflect-pad, conv3x3, norm](x) (CycleGAN's block)."""
+
+    def __init__(self, channels: int, norm: str = "instance") -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Pad2D(1, mode="reflect"), ConvBN(channels, channels, 3, act="relu", norm=norm),
+            nn.Pad2D(1, mode="reflect"), ConvBN(channels, channels, 3, act="none", norm=norm),
+        )
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return x + self.body(x)  # [N, C, H, W]
+
+
+def flatten_batch(x: paddle.Tensor) -> paddle.Tensor:
+    """[N, ...] -> [N, prod(...)] with reshape: unlike nn.Flatten it has a double gradient."""
+    return paddle.reshape(x, [x.shape[0], -1])
+
+
+def one_hot(labels: paddle.Tensor, num_classes: int) -> paddle.Tensor:
+    """Integer labels [N] -> float32 one-hot [N, num_classes]."""
+    return F.one_hot(labels.astype("int64"), num_classes).astype("float32")

@@ -1,0 +1,99 @@
+"""Shared command-line plumbing: flags generated from TrainConfig and one-line errors.
+
+Every tool's `main` runs inside `run_main`, which turns UserError / RunFailure / interrupts into
+one line on stderr and an exit code (2 bad input, 1 run failure, 130/143 interrupted); `--debug`
+shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from dataclasses import MISSING, fields
+from typing import Callable, Optional, Sequence
+
+from paddle_gan.config import TrainConfig, _base_type
+from paddle_gan.errors import RunFailure, UserError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _typed(name: str, base: type) -> Callable[[str], object]:
+    def convert(text: str) -> object:
+        from paddle_gan.config import coerce_value
+
+        try:
+            return coerce_value(name, text)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = base.__name__
+    return convert
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (`--lr-g` for lr_g); defaults stay None so that a YAML
+    file's values are only overridden by flags the user actually gave."""
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        base = _base_type(f.name)
+        if f.name == "resume":
+            parser.add_argument(flag, nargs="?", const="latest", default=None, metavar="CKPT",
+                                help="continue the run in --output (or from a checkpoint file)")
+        elif base is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(flag, type=_typed(f.name, base), default=None,
+                                choices=f.metadata.get("choices"), help=help_text,
+                                metavar=None if f.metadata.get("choices") else f.name.upper())
+    parser.add_argument("--config", default=None, metavar="FILE.yaml",
+                        help="YAML file of config keys (flags override it)")
+
+
+def add_debug_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    names = {f.name for f in fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def run_main(main: Callable[[Optional[Sequence[str]]], int],
+             argv: Optional[Sequence[str]] = None) -> None:
+    """Call main(argv) and exit with its code, reporting expected failures in one line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("PADDLE_GAN_DEBUG") == "1"
+    prog = os.path.basename(sys.argv[0]) or "paddle_gan"
+    try:
+        code = main(argv)
+    except (UserError, RunFailure) as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:  # pragma: no cover - last resort, still one line
+        from paddle_gan.train.gan import Interrupted
+
+        if isinstance(exc, Interrupted):
+            print(f"{prog}: {exc}", file=sys.stderr)
+            code = exc.exit_code
+        elif debug:
+            raise
+        else:
+            print(f"{prog}: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
+                  f"traceback)", file=sys.stderr)
+            code = 1
+    sys.exit(code)

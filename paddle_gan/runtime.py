@@ -1,0 +1,72 @@
+"""Process set-up: the AMD MKL setting, CPU thread count and device choice.
+
+`configure_cpu_env` must run before Paddle is imported (the MKL variable is read when the
+library loads); `paddle_gan/__init__.py` calls it, so `import paddle_gan` first is enough.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+#: Makes Intel MKL take its AVX2 kernels on AMD CPUs (about 3x faster sgemm on these machines).
+MKL_CPU_TYPE_VARIABLE = "MKL_DEBUG_CPU_TYPE"
+MKL_CPU_TYPE_VALUE = "5"
+
+
+def usable_cores() -> int:
+    """Number of CPU cores this process may run on (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_cpu_env() -> None:
+    """Set the MKL CPU-type variable unless the user already chose a value."""
+    os.environ.setdefault(MKL_CPU_TYPE_VARIABLE, MKL_CPU_TYPE_VALUE)
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What `setup_runtime` chose, printed at the start of a run and stored in its log."""
+
+    device: str
+    threads: int
+    mkl_cpu_type: str
+
+    def describe(self) -> str:
+        return (f"device={self.device} threads={self.threads} "
+                f"{MKL_CPU_TYPE_VARIABLE}={self.mkl_cpu_type or 'unset'}")
+
+
+def cuda_available() -> bool:
+    """True when Paddle was built with CUDA and sees at least one GPU."""
+    import paddle
+
+    if not paddle.is_compiled_with_cuda():
+        return False
+    try:
+        return paddle.device.cuda.device_count() > 0
+    except Exception:  # a CUDA build on a machine without a driver
+        return False
+
+
+def setup_runtime(device: str = "auto", threads: int | None = None) -> RuntimeInfo:
+    """Select the device (`auto`, `cpu` or `gpu`) and the CPU thread count.
+
+    `auto` picks the GPU when there is one. `threads` defaults to every usable core.
+    Raises ValueError when `gpu` is asked for and none is available.
+    """
+    configure_cpu_env()
+    import paddle
+
+    if device not in ("auto", "cpu", "gpu"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or gpu")
+    if device == "gpu" and not cuda_available():
+        raise ValueError("--device gpu: this Paddle build has no CUDA or no GPU is visible; "
+                         "install paddlepaddle-gpu or use --device cpu")
+    chosen = "gpu" if device == "gpu" or (device == "auto" and cuda_available()) else "cpu"
+    paddle.set_device(chosen)
+    n_threads = threads or usable_cores()
+    paddle.base.core.set_num_threads(n_threads)
+    return RuntimeInfo(chosen, n_threads, os.environ.get(MKL_CPU_TYPE_VARIABLE, ""))

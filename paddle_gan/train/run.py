@@ -1,0 +1,100 @@
+"""The run driver behind `tools/train.py`: config -> data + models + loss -> trainer.fit()."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Optional
+
+import numpy as np
+
+from paddle_gan import checkpoint as ckpt_io
+from paddle_gan.config import TrainConfig, architecture_differences, from_dict, save_json
+from paddle_gan.data import ArrayData, load_dataset, resize_images
+from paddle_gan.errors import UserError
+from paddle_gan.losses import get_loss
+from paddle_gan.models import DataSpec, build_models, get_model
+from paddle_gan.runtime import setup_runtime
+
+CONFIG_FILE = "config.json"
+
+
+def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
+    """Load the data set and resize images to the size the model needs (or cfg.image_size)."""
+    data = load_dataset(cfg, split)
+    if data.samples.ndim == 4:
+        entry = get_model(cfg.model)
+        native = data.samples.shape[-1]
+        size = cfg.image_size or (entry.image_size(native) if entry.image_size else native)
+        data.samples = resize_images(data.samples, size)
+    if cfg.conditional and not data.num_classes:
+        raise UserError(f"--conditional: data set {cfg.dataset!r} has no class labels")
+    return data
+
+
+def data_spec(cfg: TrainConfig, data: ArrayData) -> DataSpec:
+    return DataSpec(tuple(data.samples.shape[1:]), data.num_classes if cfg.conditional else 0)
+
+
+def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str):
+    """Models, loss and trainer for `cfg` on `data` (no checkpoint loaded)."""
+    from paddle_gan.train.gan import GanTrainer
+
+    entry = get_model(cfg.model)
+    try:
+        generator, discriminator = build_models(cfg, data_spec(cfg, data))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    make = entry.trainer or GanTrainer
+    return make(cfg, get_loss(cfg.loss), generator, discriminator, data, run_dir)
+
+
+def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional[ckpt_io.Checkpoint]:
+    run_dir = cfg.output
+    if cfg.resume is None:
+        if ckpt_io.list_checkpoints(run_dir):
+            raise UserError(f"{run_dir} already holds checkpoints: pass --resume to continue "
+                            f"that run, or choose another --output")
+        return None
+    target = run_dir if cfg.resume == "latest" else cfg.resume
+    checkpoint = ckpt_io.resolve_checkpoint(target, warn=say)
+    stored = checkpoint.meta.get("config")
+    if not isinstance(stored, dict):
+        raise UserError(f"{checkpoint.path} has no stored config")
+    differing = architecture_differences(from_dict(stored), cfg)
+    if differing:
+        details = ", ".join(f"{k}: {stored[k]!r} -> {getattr(cfg, k)!r}" for k in differing)
+        raise UserError(f"cannot resume {checkpoint.path}: the run was made with other settings "
+                        f"({details})")
+    return checkpoint
+
+
+def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
+    """Train as configured; returns the final checkpoint's path.
+
+    Raises UserError for bad input, RunFailure for a run that had to stop, and
+    paddle_gan.train.gan.Interrupted after an interrupt saved a checkpoint.
+    """
+    runtime = setup_runtime(cfg.device, cfg.threads)
+    run_dir = cfg.output
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UserError(f"--output {run_dir} is a file, not a folder")
+    checkpoint = _resume_checkpoint(cfg, say)
+    data = prepare_data(cfg)
+    trainer = build_trainer(cfg, data, run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        save_json(cfg, os.path.join(run_dir, CONFIG_FILE))
+    except OSError as exc:
+        raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None
+    if checkpoint is not None:
+        trainer.load(checkpoint)
+        say(f"resumed from {checkpoint.path} at step {checkpoint.step}")
+    n_g = sum(int(np.prod(p.shape)) for p in trainer.G.parameters())
+    n_d = sum(int(np.prod(p.shape)) for p in trainer.D.parameters())
+    say(f"runtime: {runtime.describe()}")
+    say(f"data: {data.note or data.name}: {len(data)} samples of shape {list(data.samples.shape[1:])}")
+    say(f"model {cfg.model} (width {cfg.width}): G {n_g:,} params, D {n_d:,} params; "
+        f"loss {cfg.loss}, k={cfg.k}, {cfg.optimizer} lr_g={cfg.lr_g} lr_d={cfg.lr_d}")
+    say(f"run folder: {run_dir}  (watch: visualdl --logdir {os.path.join(run_dir, 'vdl')})")
+    sys.stdout.flush()
+    return trainer.fit()

@@ -1,0 +1,59 @@
+"""Fixed-noise snapshots of the generator during training: PNG files and VisualDL images."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+import numpy as np
+import paddle
+
+from paddle_gan.viz import make_grid, save_png
+
+SAMPLES_DIR = "samples"
+
+
+def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int
+                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The run's fixed noise (and class labels, cycling, for conditional models)."""
+    rng = np.random.default_rng([seed, 424242])
+    z = rng.standard_normal((n, latent_dim)).astype(np.float32)
+    labels = (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
+    return z, labels
+
+
+def to_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Map generator output from its range to [0, 1]."""
+    low, high = value_range
+    return (x - low) / (high - low)
+
+
+def from_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Map [0, 1] data to a generator's output range."""
+    low, high = value_range
+    return x * (high - low) + low
+
+
+class ImageSnapshots:
+    """An 8x8 grid of fixed-noise samples to samples/<tag>.png and VisualDL's 'samples' image."""
+
+    def __init__(self, run_dir: str, count: int = 64) -> None:
+        self.folder = os.path.join(run_dir, SAMPLES_DIR)
+        self.count = count
+
+    def __call__(self, trainer: Any, tag: str) -> str:
+        images = trainer.sample_fixed(self.count)  # [N, C, H, W] in [0, 1]
+        picture = make_grid(images, nrow=8)
+        path = os.path.join(self.folder, f"{tag}.png")
+        save_png(path, picture)
+        trainer.monitor.image("samples", trainer.step, picture)
+        return path
+
+
+#: Snapshot writers by sample rank: images [N, C, H, W] -> 4; other kinds register theirs.
+SNAPSHOT_WRITERS: dict[int, Callable[[str], Any]] = {4: ImageSnapshots}
+
+
+def make_snapshot_writer(run_dir: str, sample_ndim: int) -> Callable[[Any, str], str]:
+    if sample_ndim not in SNAPSHOT_WRITERS:
+        raise ValueError(f"no snapshot writer for samples of rank {sample_ndim}")
+    return SNAPSHOT_WRITERS[sample_ndim](run_dir)

@@ -1,0 +1,43 @@
+"""Pictures: sample grids as arrays and PNG files."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Optional
+
+import numpy as np
+
+
+def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2,
+              pad_value: float = 1.0) -> np.ndarray:
+    """Tile float images [N, C, H, W] in [0, 1] into one uint8 picture [H', W', 3].
+
+    nrow: images per row (default: a square-ish grid). Grayscale is repeated to RGB.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"make_grid expects [N, C, H, W], got shape {images.shape}")
+    n, c, h, w = images.shape
+    if c == 1:
+        images = np.repeat(images, 3, axis=1)
+    elif c != 3:
+        raise ValueError(f"make_grid draws 1- or 3-channel images, got {c} channels")
+    nrow = nrow or int(math.ceil(math.sqrt(n)))
+    ncol = int(math.ceil(n / nrow))
+    grid = np.full((3, ncol * (h + padding) + padding, nrow * (w + padding) + padding),
+                   pad_value, dtype=np.float32)
+    for index in range(n):
+        row, col = divmod(index, nrow)
+        top, left = padding + row * (h + padding), padding + col * (w + padding)
+        grid[:, top:top + h, left:left + w] = images[index]
+    return (np.clip(grid, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+
+
+def save_png(path: str, picture: np.ndarray) -> None:
+    """Write a uint8 [H, W, 3] picture as PNG (via matplotlib, as the tutorial did)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    plt.imsave(path, picture)

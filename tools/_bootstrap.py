@@ -1,0 +1,7 @@
+"""Make `paddle_gan` importable when a tool runs from a checkout (python tools/x.py)."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
