@@ -55,15 +55,17 @@ def setup_runtime(device: str = "auto", threads: int | None = None) -> RuntimeIn
     """Select the device (`auto`, `cpu` or `gpu`) and the CPU thread count.
 
     `auto` picks the GPU when there is one. `threads` defaults to every usable core.
-    Raises ValueError when `gpu` is asked for and none is available.
+    Raises UserError when `gpu` is asked for and none is available.
     """
     configure_cpu_env()
     import paddle
 
+    from paddle_gan.errors import UserError
+
     if device not in ("auto", "cpu", "gpu"):
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or gpu")
+        raise UserError(f"unknown device {device!r}: use auto, cpu or gpu")
     if device == "gpu" and not cuda_available():
-        raise ValueError("--device gpu: this Paddle build has no CUDA or no GPU is visible; "
+        raise UserError("--device gpu: this Paddle build has no CUDA or no GPU is visible; "
                          "install paddlepaddle-gpu or use --device cpu")
     chosen = "gpu" if device == "gpu" or (device == "auto" and cuda_available()) else "cpu"
     paddle.set_device(chosen)

@@ -39,7 +39,10 @@ def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str):
     """Models, loss and trainer for `cfg` on `data` (no checkpoint loaded)."""
     from paddle_gan.train.gan import GanTrainer
 
+    import paddle
+
     entry = get_model(cfg.model)
+    paddle.seed(cfg.seed)  # the initial weights depend on the run's seed only
     try:
         generator, discriminator = build_models(cfg, data_spec(cfg, data))
     except ValueError as exc:

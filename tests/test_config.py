@@ -1,0 +1,83 @@
+import pytest
+
+from paddle_gan.config import (LOSS_DEFAULTS, TrainConfig, architecture_differences, load_yaml,
+                               make_config)
+from paddle_gan.errors import UserError
+
+
+def test_per_loss_defaults_come_from_the_table():
+    cfg = make_config({"loss": "wgangp"})
+    assert (cfg.k, cfg.lr_g, cfg.gp_lambda, cfg.d_norm) == (5, 1e-4, 10.0, "none")
+    cfg = make_config({"loss": "wgan"})
+    assert (cfg.optimizer, cfg.lr_d, cfg.weight_clip, cfg.k) == ("rmsprop", 5e-5, 0.01, 5)
+    cfg = make_config({"loss": "gan"})
+    assert (cfg.k, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.d_norm) == (3, 2e-4, 0.5, 0.999, "batch")
+    assert cfg.output.endswith("seed_gan")
+
+
+def test_yaml_then_flags_precedence(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("loss: lsgan\nlr-g: 2e-4\nk: 1\nwidth: 32\n")
+    cfg = make_config({"width": 16}, str(path))
+    assert cfg.loss == "lsgan" and cfg.lr_g == 2e-4 and cfg.k == 1 and cfg.width == 16
+
+
+@pytest.mark.parametrize("text, message", [
+    ("lossy: gan\n", "unknown key 'lossy'"),
+    ("width: wide\n", "width: expected int"),
+    ("k: 1.5\n", "k: expected int"),
+    ("- a\n- b\n", "must hold a mapping"),
+    ("loss: [unclosed\n", "not valid YAML"),
+    ("progress: maybe\n", "progress: expected bool"),
+])
+def test_bad_yaml_is_one_line_user_error(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=message.replace("[", r"\[")) as info:
+        make_config({}, str(path))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"loss": "hinge"}, "loss"),
+    ({"model": "nope"}, "model"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"lr_g": -1.0}, "lr_g"),
+    ({"beta1": 1.5}, "beta1"),
+    ({"label_smoothing": 0.0}, "label_smoothing"),
+    ({"d_norm": "layer"}, "d_norm"),
+    ({"epochs": -2}, "epochs"),
+])
+def test_bad_values_are_user_errors(overrides, message):
+    with pytest.raises(UserError, match=message):
+        make_config(overrides)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_yaml(str(tmp_path / "none.yaml"))
+
+
+def test_every_field_is_documented():
+    from dataclasses import fields
+
+    for f in fields(TrainConfig):
+        assert f.metadata.get("help"), f"{f.name} has no help text"
+
+
+def test_architecture_differences_names_changed_keys():
+    a, b = make_config({"loss": "gan"}), make_config({"loss": "lsgan", "max_steps": 9})
+    assert architecture_differences(a, b) == ["loss"]
+
+
+def test_shipped_configs_load():
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = glob.glob(os.path.join(root, "paddle_gan", "configs", "*.yaml"))
+    assert len(paths) >= 5
+    for path in paths:
+        make_config({}, path)
+    for loss in LOSS_DEFAULTS:
+        assert os.path.exists(os.path.join(root, "paddle_gan", "configs", f"{loss}.yaml"))

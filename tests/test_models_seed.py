@@ -1,0 +1,66 @@
+import numpy as np
+import paddle
+import pytest
+
+from paddle_gan.models import DataSpec, build_models, get_model
+from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
+
+
+def test_generator_shapes_and_range_at_tiny_width():
+    g = PixelShuffleGenerator(width=4)
+    out = g(paddle.randn([3, 100]))
+    assert out.shape == [3, 1, 32, 32]
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def test_generator_intermediate_sizes_follow_the_tutorial():
+    g = PixelShuffleGenerator(width=4)
+    x = paddle.randn([2, 1, 10, 10])
+    sizes = []
+    for layer in g.net:
+        x = layer(x)
+        sizes.append(list(x.shape[1:]))
+    assert sizes == [[4, 10, 10], [64, 8, 8], [4, 32, 32], [4, 32, 32], [1, 32, 32], [1, 32, 32]]
+
+
+def test_discriminator_sizes_32_14_5_1_and_logits():
+    d = StridedDiscriminator(width=8)
+    x = paddle.rand([5, 1, 32, 32])
+    sizes = []
+    for layer in d.net:
+        x = layer(x)
+        sizes.append(x.shape[2])
+    assert sizes == [14, 5, 1, 1]
+    out = d(paddle.rand([5, 1, 32, 32]))
+    assert out.shape == [5]
+
+
+def test_full_width_channel_counts_are_the_tutorials():
+    g, d = PixelShuffleGenerator(), StridedDiscriminator()
+    g_convs = [p.shape for n, p in g.named_parameters() if n.endswith("conv.weight")]
+    assert g_convs == [[128, 1, 5, 5], [2048, 128, 3, 3], [128, 128, 5, 5]]
+    assert list(g.net[4].weight.shape) == [1, 128, 5, 5]
+    d_convs = [p.shape for n, p in d.named_parameters() if n.endswith("conv.weight")]
+    assert d_convs == [[64, 1, 5, 5], [128, 64, 5, 5], [128, 128, 5, 5]]
+
+
+def test_no_norm_critic_supports_double_gradient():
+    d = StridedDiscriminator(width=8, norm="none")
+    x = paddle.rand([2, 1, 32, 32])
+    x.stop_gradient = False
+    (grad,) = paddle.grad(d(x).sum(), x, create_graph=True)
+    (grad ** 2).sum().backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in d.parameters())
+
+
+def test_registry_builds_the_seed_pair_and_rejects_other_sizes():
+    class Cfg:
+        model, width, activation, d_norm = "seed", 4, "leaky_relu", "batch"
+
+    g, d = build_models(Cfg, DataSpec((1, 32, 32)))
+    assert isinstance(g, PixelShuffleGenerator) and isinstance(d, StridedDiscriminator)
+    assert get_model("seed").image_size(28) == 32
+    with pytest.raises(ValueError, match="32x32"):
+        build_models(Cfg, DataSpec((1, 28, 28)))
+    with pytest.raises(ValueError, match="conditional"):
+        build_models(Cfg, DataSpec((1, 32, 32), num_classes=10))

