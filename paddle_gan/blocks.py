@@ -90,3 +90,47 @@ def flatten_batch(x: paddle.Tensor) -> paddle.Tensor:
 def one_hot(labels: paddle.Tensor, num_classes: int) -> paddle.Tensor:
     """Integer labels [N] -> float32 one-hot [N, num_classes]."""
     return F.one_hot(labels.astype("int64"), num_classes).astype("float32")
+
+
+# --------------------------------------------------------------------------- MLP stack (issue 4)
+def make_norm1d(kind: str, features: int) -> nn.Layer:
+    """A norm for feature vectors [N, F]: "batch" (BatchNorm1D) or "none".
+
+    Instance norm has no meaning for a flat feature vector, so it is refused (ValueError).
+    """
+    if kind == "batch":
+        return nn.BatchNorm1D(features)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm {kind!r} does not apply to feature vectors; use batch or none")
+
+
+def fan_in_linear(fan_in: int, fan_out: int) -> nn.Linear:
+    """nn.Linear with weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's default).
+
+    Paddle's default (Xavier weights, zero biases) puts every first-layer ReLU kink of a
+    low-dimensional input through the origin; random biases spread them over the input range.
+    """
+    bound = fan_in ** -0.5
+    init = nn.initializer.Uniform(-bound, bound)
+    return nn.Linear(fan_in, fan_out, weight_attr=paddle.ParamAttr(initializer=init),
+                     bias_attr=paddle.ParamAttr(initializer=nn.initializer.Uniform(-bound, bound)))
+
+
+def mlp_stack(sizes: list[int], act: str = "leaky_relu", norm: str = "none",
+              fan_in_init: bool = False) -> nn.Sequential:
+    """Linear layers through `sizes` ([in, hidden..., out]): every hidden layer is
+    Linear -> norm -> activation, the last Linear is left linear (no norm, no activation).
+
+    fan_in_init: initialise every Linear as `fan_in_linear` (else Paddle's default).
+    Only Linear, BatchNorm1D and element-wise activations: a critic built from it has a double
+    gradient (WGAN-GP) as long as the activation has one (leaky_relu, relu, tanh do).
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"mlp_stack needs at least [in, out] sizes, got {sizes}")
+    linear = fan_in_linear if fan_in_init else nn.Linear
+    layers: list[nn.Layer] = []
+    for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
+        layers += [linear(fan_in, fan_out), make_norm1d(norm, fan_out), make_activation(act)]
+    layers.append(linear(sizes[-2], sizes[-1]))
+    return nn.Sequential(*layers)

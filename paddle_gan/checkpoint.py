@@ -7,6 +7,7 @@ config. Files are written atomically: temporary file in the same folder, fsync, 
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -20,12 +21,14 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.errors import UserError
+from paddle_gan.errors import RunFailure, UserError
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{8,})\.npz$")
+#: pickled Paddle files (paddle.save): never unpickled without --trust-checkpoint (issue 8)
+PICKLE_SUFFIXES = (".pdparams", ".pdopt", ".pkl", ".pickle")
 
 #: An optimizer and the networks whose parameters it updates, by prefix.
 OptimizerEntry = tuple[paddle.optimizer.Optimizer, dict[str, nn.Layer]]
@@ -33,6 +36,21 @@ OptimizerEntry = tuple[paddle.optimizer.Optimizer, dict[str, nn.Layer]]
 
 class CorruptCheckpoint(UserError):
     """The file is not a readable checkpoint (truncated, not a zip, missing metadata)."""
+
+
+# reliability (issue 8): the two ways a save can fail; either way nothing already on disk changes.
+class CheckpointWriteError(RunFailure):
+    """Writing failed (disk full, I/O error); the temporary file is removed, older files intact."""
+
+
+class NonFiniteState(RunFailure):
+    """The state to save holds NaN / Inf: it is refused before anything is written."""
+
+
+def non_finite_keys(arrays: dict[str, np.ndarray]) -> list[str]:
+    """Names of the floating-point arrays that hold a NaN or an Inf."""
+    return [key for key, value in arrays.items()
+            if value.dtype.kind in "fc" and not np.isfinite(value).all()]
 
 
 @dataclass
@@ -48,12 +66,25 @@ class Checkpoint:
         return int(self.meta["step"])
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else the common 022."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def atomic_write(path: str, write: Callable[[Any], None]) -> None:
     """Call write(binary file) on a temporary file beside `path`, fsync it, then rename it."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> the usual permissions (issue 8)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -110,14 +141,27 @@ def save_checkpoint(path: str, modules: dict[str, nn.Layer],
         optimizer_extra[key] = extra
     full_meta = {**meta, "format_version": FORMAT_VERSION, "optimizer_extra": optimizer_extra,
                  "modules": sorted(modules), "optimizers": sorted(optimizers)}
+    # reliability (issue 8): a NaN never gets into a checkpoint (checked before any write) ...
+    bad = non_finite_keys(arrays)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise NonFiniteState(f"not saving {path}: non-finite values in {', '.join(bad[:3])}{more}")
     arrays[META_KEY] = np.frombuffer(json.dumps(full_meta).encode("utf-8"), dtype=np.uint8)
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    try:  # ... and a failed write (ENOSPC, EIO) is one line, the previous files untouched
+        atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    except OSError as exc:
+        raise CheckpointWriteError(f"cannot write checkpoint {path}: {exc.strerror or exc} "
+                                   f"(the previous checkpoints are untouched)") from None
 
 
 def load_checkpoint(path: str) -> Checkpoint:
     """Read a checkpoint without unpickling anything; CorruptCheckpoint if it is damaged."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
+    if path.endswith(PICKLE_SUFFIXES):  # reliability (issue 8): say why, never unpickle
+        raise UserError(f"{path} is a pickled Paddle file, which is never loaded here (unpickling "
+                        f"can run code); to start training from it: tools/train.py --init-from "
+                        f"{path} --trust-checkpoint")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -191,11 +235,21 @@ def resolve_checkpoint(target: str, warn: Callable[[str], None] = print) -> Chec
     return load_checkpoint(target)
 
 
-def prune_checkpoints(run_dir: str, keep: int, protect: tuple[str, ...] = ()) -> None:
-    """Delete all but the newest `keep` checkpoints (and any path in `protect`)."""
-    for path in list_checkpoints(run_dir)[:-keep]:
-        if os.path.abspath(path) not in {os.path.abspath(p) for p in protect}:
+def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...] = ()) -> None:
+    """Delete all but the newest `keep` step_*.npz checkpoints, sparing any path in `protect`.
+
+    Only step_XXXXXXXX.npz files are candidates: best.npz and every other file stay. Temporary
+    files left by a write that was killed (.tmp-*) are removed.
+    """
+    protected = {os.path.abspath(p) for p in protect if p}
+    paths = list_checkpoints(run_dir)
+    for path in paths[:max(len(paths) - keep, 0)]:
+        if os.path.abspath(path) not in protected:
             os.unlink(path)
+    # reliability (issue 8): a SIGKILL during atomic_write leaves its temporary file behind
+    for stale in glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, ".tmp-*")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
 
 
 def save_tutorial_weights(run_dir: str, generator: nn.Layer, discriminator: nn.Layer) -> None:
@@ -203,5 +257,11 @@ def save_tutorial_weights(run_dir: str, generator: nn.Layer, discriminator: nn.L
     for name, layer in (("generator", generator), ("discriminator", discriminator)):
         path = os.path.join(run_dir, f"{name}.pdparams")
         tmp = path + ".tmp"
-        paddle.save(layer.state_dict(), tmp)
-        os.replace(tmp, path)
+        try:  # reliability (issue 8): a failed write keeps the previous file, leaves no temp file
+            paddle.save(layer.state_dict(), tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise CheckpointWriteError(f"cannot write {path}: {exc.strerror or exc} "
+                                       f"(the previous file is untouched)") from None

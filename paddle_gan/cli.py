@@ -63,6 +63,37 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
+# reliability (issue 8): tools check where they will write before doing any work, so that an
+# output path that is a folder / under a file / not writable is one line, not a late traceback.
+def _nearest_existing(path: str) -> str:
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def _check_folder_usable(path: str, flag: str, target: str) -> None:
+    existing = _nearest_existing(path)
+    if not os.path.isdir(existing):
+        raise UserError(f"{flag} {target}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {target}: {existing} is not writable")
+
+
+def check_output_file(path: str, flag: str) -> None:
+    """UserError unless `path` can be written as a file (creates nothing)."""
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a folder, not a file")
+    _check_folder_usable(os.path.dirname(os.path.abspath(path)), flag, path)
+
+
+def check_output_dir(path: str, flag: str) -> None:
+    """UserError unless `path` is, or can be created as, a writable folder (creates nothing)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"{flag} {path} is a file, not a folder")
+    _check_folder_usable(path, flag, path)
+
+
 def config_overrides(args: argparse.Namespace) -> dict:
     names = {f.name for f in fields(TrainConfig)}
     return {k: v for k, v in vars(args).items() if k in names and v is not None}

@@ -52,6 +52,9 @@ class TrainConfig:
     activation: str = _opt("leaky_relu", "ConvBN activation", ("leaky_relu", "mish", "relu"))
     d_norm: Optional[str] = _opt(None, "norm in D (batch; none for wgangp)",
                                  ("batch", "instance", "none"))
+    d_batches: str = _opt("joint", "real and fake through D as one batch (joint: shared batch-norm "
+                          "statistics) or as two (separate: the tutorial's code)",
+                          ("joint", "separate"))
     d_head: str = _opt("linear", "transform of D's output before the loss (tanh: tutorial LSGAN)",
                        ("linear", "tanh"))
     image_size: Optional[int] = _opt(None, "resize images to this size (default: model's choice)")
@@ -67,6 +70,52 @@ class TrainConfig:
     save_every: int = _opt(10, "write a checkpoint every N epochs (the tutorial's 10)")
     keep_checkpoints: int = _opt(3, "how many recent checkpoints to keep")
     progress: bool = _opt(True, "show a progress bar")
+    # model zoo (issue 5)
+    classes: Optional[str] = _opt(None, "train on these classes only: names or indices, "
+                                  "comma-separated (e.g. horse, or 7,horse); CIFAR-10")
+    dropout: float = _opt(0.2, "dropout rate after the DCGAN generator's dense block (0 = off)")
+    # CycleGAN (issue 6)
+    lambda_cyc: float = _opt(10.0, "CycleGAN cycle-consistency weight lambda_cyc (paper: 10)")
+    lambda_identity: float = _opt(0.5, "CycleGAN identity-loss weight as a fraction of lambda_cyc "
+                                       "(paper: 0.5; 0 disables it)")
+    pool_size: int = _opt(50, "CycleGAN history pool of generated images shown to D (0 = off)")
+    decay_epochs: Optional[int] = _opt(None, "CycleGAN: epochs of linear LR decay to 0 after "
+                                             "--epochs (default: = epochs, the paper's 100 + 100)")
+    n_blocks: Optional[int] = _opt(None, "CycleGAN generator residual blocks (default: 6 up to "
+                                         "128 px, 9 above)")
+    d_layers: Optional[int] = _opt(None, "CycleGAN PatchGAN stride-2 convs (3 = 70x70 patches; "
+                                         "default: 3 from 64 px, 2 (34x34) below)")
+    # evaluation (issue 3)
+    eval_every: Optional[int] = _opt(None, "every N steps log FID/KID/class coverage on a fixed "
+                                           "held-out subset (off)")
+    keep_best: bool = _opt(False, "with eval_every: keep the lowest-FID checkpoint as "
+                                  "checkpoints/best.npz")
+    # 2-D toy GANs (issue 4)
+    depth: int = _opt(3, "hidden layers of the toy model's MLPs (each --width units)")
+    g_norm: str = _opt("none", "norm after each hidden layer of the toy generator",
+                       ("batch", "none"))
+    num_points: int = _opt(100_000, "2-D data sets: points drawn once (run seed) as the pool")
+    frame_every: int = _opt(500, "2-D runs: draw a training frame every N steps (0 = epoch ends)")
+    lr_decay: str = _opt("none", "toy model: decay both learning rates to 0 over the run",
+                         ("none", "linear", "cosine"))
+    # reliability (issue 8)
+    save_every_steps: Optional[int] = _opt(None, "also write a checkpoint every N steps (off; "
+                                                 "for long epochs)")
+    init_from: Optional[str] = _opt(None, "start a new run from these weights: a checkpoint .npz "
+                                          "or run folder, or tutorial .pdparams files "
+                                          "(comma-separated; need --trust-checkpoint)")
+    trust_checkpoint: bool = _opt(False, "allow --init-from to unpickle .pdparams files (pickle "
+                                         "can run code: only for files you trust)")
+    # VisualDL extras (issue 9)
+    histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
+                                     "gradients every N steps (0 = off)")
+    # speed (issue 7)
+    onednn: Optional[bool] = _opt(None, "CPU: run G's and D's forwards as static programs on "
+                                        "oneDNN kernels (default: on when G costs >= 100 MFLOP "
+                                        "per sample, e.g. the seed model at width >= 32)")
+    to_static: bool = _opt(False, "compile G's and D's forwards with paddle.jit.to_static")
+    amp: bool = _opt(False, "mixed precision: float16 autocast + loss scaling (GPU; Paddle's CPU "
+                            "build has none, so on CPU it is reported and ignored)")
 
 
 #: Paper / tutorial defaults per loss; `resolve` fills every None field from here.
@@ -90,7 +139,10 @@ _FALLBACKS = dict(beta1=0.5, beta2=0.999, weight_clip=0.01, gp_lambda=10.0)
 
 #: Keys that define the networks and objective: `--resume` refuses when any of them changed.
 ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent_dim",
-                     "activation", "d_norm", "d_head", "image_size")
+                     "activation", "d_norm", "d_head", "image_size",
+                     "classes",  # classes: model zoo (issue 5)
+                     "n_blocks", "d_layers",  # CycleGAN (issue 6)
+                     "depth", "g_norm")  # 2-D toy GANs (issue 4)
 
 
 def config_fields() -> dict[str, dataclasses.Field]:
@@ -156,10 +208,47 @@ def load_yaml(path: str) -> dict[str, Any]:
     return out
 
 
+def _cyclegan_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """The CycleGAN paper: LSGAN, D and G every step, instance norm, width 64, batch 1 on folder
+    data; without --data-dir the built-in MNIST style task (batch 64 keeps it fast on CPU)."""
+    dataset = given.get("dataset") or ("unpaired" if given.get("data_dir") else "mnist_style")
+    return dict(loss="lsgan", k=1, d_norm="instance", width=64, dataset=dataset,
+                **({"batch_size": 1} if dataset == "unpaired" else {}))
+
+
+#: Per-model defaults (CycleGAN, issue 6): model -> fn(given values) -> {key: default}; applied
+#: by make_config to keys that neither the YAML file nor a flag set (before LOSS_DEFAULTS).
+MODEL_DEFAULTS: dict[str, Any] = {"cyclegan": _cyclegan_defaults}
+
+
+def _toy_defaults(given: dict[str, Any]) -> dict[str, Any]:
+    """2-D toy GANs (issue 4): MLPs that judge one point (no norm in D), batch 256, the ring,
+    25,000 generator iterations (max_steps = 25,000 k), few host syncs; D every step for the
+    BCE / least-squares losses (k 5 for the Wasserstein critics), per-loss optimiser settings
+    tuned on the benchmark (docs/toy2d.md)."""
+    loss = given.get("loss", TrainConfig.loss)
+    k = given.get("k") or (5 if loss in ("wgan", "wgangp") else 1)
+    out: dict[str, Any] = dict(dataset="ring", d_norm="none", latent_dim=2, batch_size=256, k=k,
+                               max_steps=25_000 * k, epochs=100_000, lr_decay="linear",
+                               scalar_every=100, log_every=1000, save_every=20)
+    if loss in ("gan", "minimax", "lsgan"):
+        out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9)
+    elif loss == "wgangp":
+        out.update(lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9)
+    return out
+
+
+MODEL_DEFAULTS["toy"] = _toy_defaults  # 2-D toy GANs (issue 4)
+
+
 def make_config(overrides: dict[str, Any], config_file: Optional[str] = None) -> TrainConfig:
     """Defaults < YAML file < overrides (already typed, e.g. from argparse), then `resolve`."""
     values = load_yaml(config_file) if config_file else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    # Per-model defaults (CycleGAN, issue 6): only for keys neither the file nor a flag set.
+    model_defaults = MODEL_DEFAULTS.get(values.get("model", TrainConfig.model))
+    for key, value in (model_defaults(values) if model_defaults else {}).items():
+        values.setdefault(key, value)
     return resolve(TrainConfig(**values))
 
 
@@ -207,6 +296,40 @@ def validate(cfg: TrainConfig) -> None:
             raise UserError(f"{name}: must be in [0, 1), got {value}")
     if not 0.0 < cfg.label_smoothing <= 1.0:
         raise UserError(f"label_smoothing: must be in (0, 1], got {cfg.label_smoothing}")
+    # model zoo (issue 5)
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise UserError(f"dropout: must be in [0, 1), got {cfg.dropout}")
+    if cfg.classes is not None and not [c for c in cfg.classes.split(",") if c.strip()]:
+        raise UserError(f"classes: give class names or indices, e.g. horse or 7,horse; "
+                        f"got {cfg.classes!r}")
+    # CycleGAN (issue 6)
+    for name in ("lambda_cyc", "lambda_identity", "pool_size", "decay_epochs"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 0:
+            raise UserError(f"{name}: must be non-negative, got {getattr(cfg, name)}")
+    if cfg.n_blocks is not None and cfg.n_blocks < 1:
+        raise UserError(f"n_blocks: must be at least 1, got {cfg.n_blocks}")
+    if cfg.d_layers is not None and not 1 <= cfg.d_layers <= 6:
+        raise UserError(f"d_layers: must be in 1..6, got {cfg.d_layers}")
+    # evaluation (issue 3)
+    if cfg.eval_every is not None and cfg.eval_every < 1:
+        raise UserError(f"eval_every: must be at least 1, got {cfg.eval_every}")
+    if cfg.keep_best and not cfg.eval_every:
+        raise UserError("keep_best: needs eval_every (the best checkpoint is chosen at evaluations)")
+    # 2-D toy GANs (issue 4)
+    for name in ("depth", "num_points"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"{name}: must be at least 1, got {getattr(cfg, name)}")
+    if cfg.frame_every < 0:
+        raise UserError(f"frame_every: must be non-negative, got {cfg.frame_every}")
+    # reliability (issue 8)
+    if cfg.save_every_steps is not None and cfg.save_every_steps < 1:
+        raise UserError(f"save_every_steps: must be at least 1, got {cfg.save_every_steps}")
+    if cfg.init_from is not None and not cfg.init_from.strip(","):
+        raise UserError("init_from: give a checkpoint, run folder or .pdparams file")
+    # VisualDL extras (issue 9)
+    if cfg.histogram_every < 0:
+        raise UserError(f"histogram_every: must be non-negative (0 = off), "
+                        f"got {cfg.histogram_every}")
     if cfg.loss == "wgangp" and cfg.d_norm == "batch":
         pass  # allowed to mirror the tutorial exactly; the README explains why it is not default
 

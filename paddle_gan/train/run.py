@@ -1,6 +1,7 @@
 """The run driver behind `tools/train.py`: config -> data + models + loss -> trainer.fit()."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Callable, Optional
@@ -8,12 +9,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
-from paddle_gan.config import TrainConfig, architecture_differences, from_dict, save_json
+from paddle_gan.config import TrainConfig, architecture_differences, from_dict, to_dict
 from paddle_gan.data import ArrayData, load_dataset, resize_images
 from paddle_gan.errors import UserError
 from paddle_gan.losses import get_loss
 from paddle_gan.models import DataSpec, build_models, get_model
-from paddle_gan.runtime import setup_runtime
+from paddle_gan.runtime import setup_runtime, usable_cores
+from paddle_gan.distributed import init_parallel, launch_context  # issue 7
+from paddle_gan.speed import configure_trainer  # issue 7
 
 CONFIG_FILE = "config.json"
 
@@ -68,7 +71,24 @@ def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional
         details = ", ".join(f"{k}: {stored[k]!r} -> {getattr(cfg, k)!r}" for k in differing)
         raise UserError(f"cannot resume {checkpoint.path}: the run was made with other settings "
                         f"({details})")
+    # reliability (issue 8): continuing from an older checkpoint while newer ones exist in the
+    # run folder would interleave two histories (and --resume would later pick the stale one).
+    newer = [] if cfg.resume == "latest" else [
+        p for p in ckpt_io.list_checkpoints(run_dir) if _step_of(p) > checkpoint.step]
+    if newer:
+        raise UserError(f"cannot resume {checkpoint.path} into {run_dir}: it holds newer "
+                        f"checkpoints ({', '.join(os.path.basename(p) for p in newer)}); move "
+                        f"them away or choose another --output")
     return checkpoint
+
+
+def _step_of(path: str) -> int:
+    """The step number in a step_XXXXXXXX.npz file name."""
+    return int(os.path.basename(path)[len("step_"):-len(".npz")])
+
+
+def _quiet(text: str) -> None:
+    """`say` of data-parallel ranks > 0 (issue 7): rank 0 prints for the run."""
 
 
 def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
@@ -77,24 +97,42 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     Raises UserError for bad input, RunFailure for a run that had to stop, and
     paddle_gan.train.gan.Interrupted after an interrupt saved a checkpoint.
     """
-    runtime = setup_runtime(cfg.device, cfg.threads)
+    # data parallel (issue 7): under paddle.distributed.launch every process runs this; the
+    # cores are shared out between them and only rank 0 prints and writes
+    parallel = launch_context()
+    runtime = setup_runtime(cfg.device, cfg.threads or parallel.default_threads(usable_cores()))
+    init_parallel(parallel)
+    if not parallel.is_writer:
+        say = _quiet
     run_dir = cfg.output
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UserError(f"--output {run_dir} is a file, not a folder")
     checkpoint = _resume_checkpoint(cfg, say)
     data = prepare_data(cfg)
     trainer = build_trainer(cfg, data, run_dir)
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        save_json(cfg, os.path.join(run_dir, CONFIG_FILE))
-    except OSError as exc:
-        raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None
+    # reliability (issue 8): every check that can fail runs before the first write into run_dir
     if checkpoint is not None:
         trainer.load(checkpoint)
         say(f"resumed from {checkpoint.path} at step {checkpoint.step}")
+        if cfg.init_from:
+            say(f"note: --init-from {cfg.init_from} ignored: resuming restores every weight")
+    elif cfg.init_from:
+        from paddle_gan.init_weights import init_from
+
+        init_from(cfg.init_from, {"G": trainer.G, "D": trainer.D}, cfg.trust_checkpoint, say)
+    speed = configure_trainer(trainer, cfg, runtime.device, parallel)  # issue 7
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        text = json.dumps(to_dict(cfg), indent=2, sort_keys=True).encode("utf-8")
+        if parallel.is_writer:  # data parallel (issue 7)
+            ckpt_io.atomic_write(os.path.join(run_dir, CONFIG_FILE), lambda f: f.write(text))
+    except OSError as exc:
+        raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None
     n_g = sum(int(np.prod(p.shape)) for p in trainer.G.parameters())
     n_d = sum(int(np.prod(p.shape)) for p in trainer.D.parameters())
     say(f"runtime: {runtime.describe()}")
+    for line in speed.summary(parallel):  # issue 7: speed options and data parallel
+        say(line)
     say(f"data: {data.note or data.name}: {len(data)} samples of shape {list(data.samples.shape[1:])}")
     say(f"model {cfg.model} (width {cfg.width}): G {n_g:,} params, D {n_d:,} params; "
         f"loss {cfg.loss}, k={cfg.k}, {cfg.optimizer} lr_g={cfg.lr_g} lr_d={cfg.lr_d}")

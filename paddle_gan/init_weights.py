@@ -1,0 +1,126 @@
+"""Starting a new run from existing weights (`--init-from`), never unpickling untrusted files.
+
+paddle_gan's own checkpoints (`.npz` + JSON metadata) load without pickle, so a checkpoint file
+or run folder needs no flag. The tutorial's `generator.pdparams` / `discriminator.pdparams` are
+pickles written by `paddle.save`: unpickling one runs whatever code the file names, so they are
+loaded only with `--trust-checkpoint`; without it the file is not even opened.
+
+Only network weights are taken (G, D); the optimizers start fresh and the run starts at step 0.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from paddle_gan import checkpoint as ckpt_io
+from paddle_gan.errors import UserError
+
+TUTORIAL_FILES = ("generator.pdparams", "discriminator.pdparams")
+TRUST_FLAG = "--trust-checkpoint"
+
+
+def is_pickle_path(path: str) -> bool:
+    """True for files `paddle.save` / pickle write (.pdparams, .pdopt, .pkl, .pickle)."""
+    return path.endswith(ckpt_io.PICKLE_SUFFIXES)
+
+
+def require_trust(path: str, trust: bool, what: str = "--init-from") -> None:
+    """UserError (one line saying why) unless `trust`; call it before opening a pickle."""
+    if not trust:
+        raise UserError(f"{what} {path}: a .pdparams file is a pickle, and unpickling can run "
+                        f"arbitrary code; pass {TRUST_FLAG} only if you made the file or trust "
+                        f"its source (paddle_gan's .npz checkpoints need no flag)")
+
+
+def load_pickled_state(path: str, trust: bool) -> dict[str, np.ndarray]:
+    """A pickled state dict as NumPy arrays; refuses (without opening it) unless `trust`."""
+    if not os.path.isfile(path):
+        raise UserError(f"--init-from {path}: no such file")
+    require_trust(path, trust)
+    try:
+        state = paddle.load(path)
+    except Exception as exc:  # paddle.load raises many kinds for a damaged file
+        raise UserError(f"--init-from {path}: cannot read it ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or not state:
+        raise UserError(f"--init-from {path}: not a state dict of a network")
+    try:
+        return {str(k): np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+                for k, v in state.items()}
+    except (TypeError, ValueError):
+        raise UserError(f"--init-from {path}: holds values that are not arrays") from None
+
+
+def _same_shapes(own: dict[str, paddle.Tensor], arrays: list[np.ndarray]) -> bool:
+    return len(own) == len(arrays) and all(
+        list(o.shape) == list(a.shape) for o, a in zip(own.values(), arrays))
+
+
+def assign_state(state: dict[str, np.ndarray], modules: dict[str, nn.Layer], source: str) -> str:
+    """Load `state` into the network it fits and return that network's key ("G" or "D").
+
+    By name when the names and shapes match; otherwise by position when the sequence of shapes
+    matches (the tutorial's own classes name their layers differently from ours).
+    """
+    for by_name in (True, False):
+        for key, layer in modules.items():
+            own = layer.state_dict()
+            if by_name:
+                if set(own) != set(state):
+                    continue
+                values = [state[name] for name in own]
+            else:
+                values = list(state.values())
+            if not _same_shapes(own, values):
+                continue
+            layer.set_state_dict({name: paddle.to_tensor(value.astype(own[name].numpy().dtype))
+                                  for name, value in zip(own, values)})
+            return key
+    raise UserError(f"--init-from {source}: its {len(state)} tensors fit neither network of this "
+                    f"model ({', '.join(modules)}): another model, --width or --latent-dim?")
+
+
+def _sources(target: str) -> list[str]:
+    """The files one --init-from entry stands for (a run folder -> its checkpoint or .pdparams)."""
+    if not os.path.exists(target):
+        raise UserError(f"--init-from {target}: no such file or folder")
+    if not os.path.isdir(target):
+        return [target]
+    if ckpt_io.list_checkpoints(target):
+        return [target]
+    tutorial = [os.path.join(target, n) for n in TUTORIAL_FILES
+                if os.path.isfile(os.path.join(target, n))]
+    if not tutorial:
+        raise UserError(f"--init-from {target}: not a run folder (no {ckpt_io.CHECKPOINT_DIR}/"
+                        f"step_*.npz, no {' / '.join(TUTORIAL_FILES)})")
+    return tutorial
+
+
+def init_from(spec: str, modules: dict[str, nn.Layer], trust: bool,
+              say: Callable[[str], None] = print) -> list[str]:
+    """Initialise `modules` ({"G": ..., "D": ...}) from `spec`: comma-separated checkpoint files,
+    run folders or .pdparams files. Returns the keys of the networks that were set."""
+    done: list[str] = []
+    for target in [part.strip() for part in spec.split(",") if part.strip()]:
+        for source in _sources(target):
+            if is_pickle_path(source):
+                key = assign_state(load_pickled_state(source, trust), modules, source)
+                loaded = [key]
+            elif os.path.isdir(source) or source.endswith(".npz"):
+                checkpoint = ckpt_io.resolve_checkpoint(source, warn=say)
+                loaded = [k for k in modules
+                          if any(a.startswith(k + "/") for a in checkpoint.arrays)]
+                if not loaded:
+                    raise UserError(f"--init-from {checkpoint.path}: holds none of the networks "
+                                    f"{', '.join(modules)}")
+                ckpt_io.restore(checkpoint, {k: modules[k] for k in loaded}, {})
+                source = checkpoint.path
+            else:
+                raise UserError(f"--init-from {source}: expected a checkpoint .npz, a run folder "
+                                f"or a .pdparams file")
+            say(f"initialised {' and '.join(loaded)} from {source}")
+            done += loaded
+    return done

@@ -1,0 +1,395 @@
+"""Every bad input a user can give, across every tool: ONE line naming the problem, exit code 2
+(1 for runtime failures), no traceback, and every existing file of the run folder unchanged.
+
+Each row runs the tool's `main` through `run_main` in this process (as `python tools/<tool>.py`
+would; Paddle is imported once), and rows marked `sub` run as real subprocesses to prove the
+command line itself. No row trains except the full-disk one (one step on a copy of the run).
+"""
+import errno
+import glob
+import gzip
+import hashlib
+import os
+import pickle
+import shutil
+import struct
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_tool, tiny_config
+from inprocess_tools import run_tool_main
+from paddle_gan import checkpoint as ck
+from paddle_gan.config import to_dict
+from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
+from paddle_gan.train.run import run_training
+
+TINY = ["--dataset", "mnist5k", "--width", "4", "--batch-size", "8"]
+
+
+@dataclass
+class Row:
+    """One bad input: `tool` (tools/<tool>.py) with `args` ({run}, {bad}, {out}, {ckpt2}, {ckpt4}
+    are filled in) must exit `code` with one stderr line containing `expect`."""
+
+    name: str
+    tool: str
+    args: list
+    expect: str
+    code: int = 2
+    sub: bool = False  # run as a real subprocess too
+    patch: Optional[Callable] = None  # fn(monkeypatch) before the run (runtime failures)
+    copy_run: bool = False  # the row may append logs: use a copy, compare checkpoints/weights
+
+
+def _disk_full(monkeypatch):
+    def savez(handle, **arrays):
+        handle.write(b"PK partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ck.np, "savez", savez)
+
+
+ROWS = [
+    # --------------------------------------------------------------- tools/train.py: flags
+    Row("train unknown flag", "train", ["--bogus-flag", "--output", "{out}"],
+        "unrecognized arguments: --bogus-flag", sub=True),
+    Row("train flag without its value", "train", ["--output", "{out}", "--width"],
+        "argument --width: expected one argument"),
+    Row("train int flag not a number", "train", ["--width", "wide", "--output", "{out}"],
+        "width: expected int, got 'wide'"),
+    Row("train float flag not a number", "train", ["--lr-g", "fast", "--output", "{out}"],
+        "lr_g: expected float, got 'fast'"),
+    Row("train fractional int", "train", ["--epochs", "2.5", "--output", "{out}"],
+        "epochs: expected int, got '2.5'"),
+    Row("train switch given a value", "train", ["--progress=yes", "--output", "{out}"],
+        "argument --progress/--no-progress: ignored explicit argument 'yes'"),
+    Row("train zero batch", "train", ["--batch-size", "0", "--output", "{out}"],
+        "batch_size: must be at least 1, got 0"),
+    Row("train negative batch", "train", ["--batch-size", "-8", "--output", "{out}"],
+        "batch_size: must be at least 1, got -8"),
+    Row("train zero learning rate", "train", ["--lr-d", "0", "--output", "{out}"],
+        "lr_d: must be positive, got 0.0"),
+    Row("train negative learning rate", "train", ["--lr-g=-1e-4", "--output", "{out}"],
+        "lr_g: must be positive, got -0.0001"),
+    Row("train zero epochs", "train", ["--epochs", "0", "--output", "{out}"],
+        "epochs: must be at least 1, got 0"),
+    Row("train negative max steps", "train", ["--max-steps", "-5", "--output", "{out}"],
+        "max_steps: must be at least 1, got -5"),
+    Row("train beta1 out of range", "train", ["--beta1", "1.5", "--output", "{out}"],
+        "beta1: must be in [0, 1), got 1.5"),
+    Row("train zero label smoothing", "train", ["--label-smoothing", "0", "--output", "{out}"],
+        "label_smoothing: must be in (0, 1], got 0.0"),
+    Row("train keep zero checkpoints", "train", ["--keep-checkpoints", "0", "--output", "{out}"],
+        "keep_checkpoints: must be at least 1, got 0"),
+    Row("train save every zero steps", "train", ["--save-every-steps", "0", "--output", "{out}"],
+        "save_every_steps: must be at least 1, got 0"),
+    Row("train unknown loss", "train", ["--loss", "hinge", "--output", "{out}"],
+        "argument --loss: invalid choice: 'hinge'"),
+    Row("train unknown model", "train", ["--model", "nope", "--output", "{out}"],
+        "model: unknown value 'nope'"),
+    Row("train unknown data set", "train", ["--dataset", "imagenet", "--output", "{out}"],
+        "dataset: unknown value 'imagenet'"),
+    Row("train batch larger than the data set", "train",
+        ["--dataset", "mnist5k", "--batch-size", "5000", "--output", "{out}"],
+        "batch_size 5000 is larger than the data set (4500 samples)"),
+    Row("train no GPU", "train", ["--device", "gpu", "--output", "{out}"], "no CUDA"),
+    # --------------------------------------------------------------- tools/train.py: YAML
+    Row("yaml unknown key", "train", ["--config", "{bad}/unknown.yaml", "--output", "{out}"],
+        "unknown key 'learning_rate'", sub=True),
+    Row("yaml malformed", "train", ["--config", "{bad}/malformed.yaml", "--output", "{out}"],
+        "is not valid YAML"),
+    Row("yaml wrong type", "train", ["--config", "{bad}/wrong_type.yaml", "--output", "{out}"],
+        "width: expected int, got 'wide'"),
+    Row("yaml not a mapping", "train", ["--config", "{bad}/list.yaml", "--output", "{out}"],
+        "must hold a mapping of keys, not list"),
+    Row("yaml negative rate", "train", ["--config", "{bad}/negative.yaml", "--output", "{out}"],
+        "lr_d: must be positive, got -0.1"),
+    Row("yaml file missing", "train", ["--config", "{bad}/none.yaml", "--output", "{out}"],
+        "config file not found"),
+    # --------------------------------------------------------------- tools/train.py: data
+    Row("data dir missing", "train", ["--data-dir", "{bad}/no_such_dir", "--output", "{out}"],
+        "no_such_dir: no such folder"),
+    Row("data dir empty", "train", ["--data-dir", "{bad}/empty", "--output", "{out}"],
+        "no train-images-idx3-ubyte[.gz]"),
+    Row("idx file with a bad magic number", "train",
+        ["--data-dir", "{bad}/bad_magic", "--output", "{out}"], "bad magic number"),
+    Row("idx file truncated", "train", ["--data-dir", "{bad}/short_idx", "--output", "{out}"],
+        "is truncated or padded"),
+    Row("gzip truncated", "train", ["--data-dir", "{bad}/truncated_gz", "--output", "{out}"],
+        "cannot read"),
+    Row("unreadable image", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/images",
+         "--output", "{out}"], "cannot read image"),
+    # --------------------------------------------------------------- tools/train.py: runs
+    Row("resume with another model", "train",
+        [*TINY, "--resume", "--output", "{run}", "--model", "dcgan"], "model: 'seed' -> 'dcgan'"),
+    Row("resume with another width and loss", "train",
+        ["--dataset", "mnist5k", "--width", "8", "--loss", "lsgan", "--resume",
+         "--output", "{run}"], "loss: 'gan' -> 'lsgan', width: 4 -> 8"),
+    Row("resume a folder that is not a run", "train",
+        [*TINY, "--resume", "--output", "{bad}/empty"], "holds no checkpoint"),
+    Row("resume a damaged checkpoint file", "train",
+        [*TINY, "--resume", "{bad}/damaged.npz", "--output", "{out}"],
+        "is damaged or not a checkpoint"),
+    Row("resume a pickle", "train", [*TINY, "--resume", "{bad}/evil.pdparams",
+                                     "--output", "{out}"], "never loaded here"),
+    Row("resume an older checkpoint over newer ones", "train",
+        [*TINY, "--resume", "{ckpt2}", "--output", "{run}"],
+        "holds newer checkpoints (step_00000004.npz)"),
+    Row("fresh run into an existing run", "train", [*TINY, "--output", "{run}"],
+        "already holds checkpoints"),
+    Row("output is a file", "train", [*TINY, "--output", "{bad}/a_file"], "is a file"),
+    Row("output not writable", "train", [*TINY, "--max-steps", "1",
+                                         "--output", "{bad}/a_file/run"],
+        "cannot write to --output"),
+    Row("init from an untrusted pickle", "train",
+        [*TINY, "--init-from", "{bad}/evil.pdparams", "--output", "{out}"],
+        "unpickling can run arbitrary code; pass --trust-checkpoint"),
+    Row("init from a missing file", "train",
+        [*TINY, "--init-from", "{bad}/none.npz", "--output", "{out}"], "no such file or folder"),
+    Row("init from a folder that is not a run", "train",
+        [*TINY, "--init-from", "{bad}/empty", "--output", "{out}"], "not a run folder"),
+    Row("init from a checkpoint of another model", "train",
+        [*TINY, "--init-from", "{bad}/other_model.npz", "--output", "{out}"],
+        "has shape [64, 1, 5, 5], this model has [4, 1, 5, 5]"),
+    Row("full disk while saving", "train",
+        [*TINY, "--resume", "--max-steps", "5", "--no-progress", "--output", "{run}"],
+        "No space left on device", code=1, patch=_disk_full, copy_run=True),
+    # --------------------------------------------------------------- tools/eval.py
+    Row("eval without --checkpoint", "eval", [],
+        "the following arguments are required: --checkpoint"),
+    Row("eval missing checkpoint", "eval", ["--checkpoint", "{bad}/none"],
+        "no such file or folder", sub=True),
+    Row("eval a folder that is not a run", "eval", ["--checkpoint", "{bad}/empty"],
+        "holds no checkpoint"),
+    Row("eval a damaged checkpoint", "eval", ["--checkpoint", "{bad}/damaged.npz"],
+        "is damaged or not a checkpoint"),
+    Row("eval an untrusted pickle", "eval", ["--checkpoint", "{bad}/evil.pdparams"],
+        "never loaded here"),
+    Row("eval too few samples", "eval", ["--checkpoint", "{run}", "--num-samples", "0"],
+        "--num-samples: at least 10 are needed"),
+    Row("eval samples not a number", "eval", ["--checkpoint", "{run}", "--num-samples", "many"],
+        "argument --num-samples: invalid int value: 'many'"),
+    Row("eval untrusted inception pickle", "eval",
+        ["--checkpoint", "{run}", "--inception-weights", "{bad}/evil.pdparams"],
+        "unpickling can run arbitrary code; pass --trust-checkpoint"),
+    Row("eval json is a folder", "eval", ["--checkpoint", "{run}", "--json", "{bad}/empty"],
+        "--json {bad}/empty is a folder, not a file"),
+    Row("eval missing inception weights", "eval",
+        ["--checkpoint", "{run}", "--inception-weights", "{bad}/none.pdparams"], "no such file"),
+    # --------------------------------------------------------------- tools/plot_samples.py
+    Row("plot output not a png", "plot_samples", ["--checkpoint", "{run}", "--out", "{out}.jpg"],
+        "give a .png file name"),
+    Row("plot zero grid", "plot_samples", ["--checkpoint", "{run}", "--out", "{out}.png",
+                                           "--n", "0"], "--n: must be in 1..32, got 0"),
+    Row("plot missing checkpoint", "plot_samples", ["--checkpoint", "{bad}/none",
+                                                    "--out", "{out}.png"],
+        "no such file or folder"),
+    Row("plot an untrusted pickle", "plot_samples",
+        ["--checkpoint", "{bad}/evil.pdparams", "--out", "{out}.png"], "never loaded here",
+        sub=True),
+    Row("plot a checkpoint of another model", "plot_samples",
+        ["--checkpoint", "{bad}/other_model.npz", "--out", "{out}.png"], "has shape"),
+    Row("plot curves without a run folder", "plot_samples",
+        ["--checkpoint", "{bad}/other_model.npz", "--out", "{out}.png", "--curves"],
+        "--curves and --progress need a run folder"),
+    Row("plot output under a file", "plot_samples",
+        ["--checkpoint", "{run}", "--out", "{bad}/a_file/x.png"], "a_file is a file, not a folder"),
+    Row("plot two modes", "plot_samples",
+        ["--checkpoint", "{run}", "--out", "{out}.png", "--curves", "--interpolate"],
+        "not allowed with argument"),
+    # --------------------------------------------------------------- tools/translate.py
+    Row("translate a GAN checkpoint", "translate",
+        ["--checkpoint", "{run}", "--input", "{bad}/images/trainB", "--out", "{out}"],
+        "is a 'seed' run, not a cyclegan one"),
+    Row("translate missing input", "translate",
+        ["--checkpoint", "{run}", "--input", "{bad}/none", "--out", "{out}"],
+        "no such file or folder"),
+    Row("translate zero batch", "translate",
+        ["--checkpoint", "{run}", "--input", "{bad}/images", "--out", "{out}",
+         "--batch-size", "0"], "--batch-size must be at least 1"),
+    Row("translate output is a file", "translate",
+        ["--checkpoint", "{run}", "--input", "{bad}/images", "--out", "{bad}/a_file"],
+        "--out {bad}/a_file is a file, not a folder"),
+    Row("translate unknown direction", "translate",
+        ["--checkpoint", "{run}", "--input", "{bad}/images", "--out", "{out}",
+         "--direction", "sideways"], "invalid choice: 'sideways'"),
+    # --------------------------------------------------------------- other tools
+    Row("classifier zero epochs", "train_classifier", ["--epochs", "0", "--out", "{out}.npz"],
+        "--epochs: must be at least 1"),
+    Row("classifier negative rate", "train_classifier", ["--lr", "-1", "--out", "{out}.npz"],
+        "--lr positive"),
+    Row("classifier output under a file", "train_classifier",
+        ["--out", "{bad}/a_file/weights.npz"], "a_file is a file, not a folder"),
+    Row("classifier data dir missing", "train_classifier",
+        ["--data-dir", "{bad}/no_such_dir", "--out", "{out}.npz"], "no such folder"),
+    Row("compare unknown loss", "compare_losses", ["--out", "{out}", "--losses", "hinge"],
+        "--losses: unknown hinge"),
+    Row("compare seeds not numbers", "compare_losses", ["--out", "{out}", "--seeds", "a,b"],
+        "--seeds: expected comma-separated integers"),
+    Row("compare zero updates", "compare_losses", ["--out", "{out}", "--g-updates", "0"],
+        "--g-updates: must be at least 1"),
+    Row("compare output is a file", "compare_losses", ["--out", "{bad}/a_file"],
+        "is a file, not a folder"),
+    Row("step benchmark batch sizes not numbers", "benchmark", ["--batch-sizes", "8,x"],
+        "--batch-sizes: expected comma-separated integers, got '8,x'"),
+    Row("step benchmark unknown loop", "benchmark", ["--loops", "fast"],
+        "--loops: unknown loop 'fast'"),
+    Row("step benchmark unknown model", "benchmark", [*TINY, "--models", "nope"],
+        "model: unknown value 'nope'"),
+    Row("step benchmark json is a folder", "benchmark", ["--json", "{bad}/empty"],
+        "--json {bad}/empty is a folder, not a file"),
+    Row("benchmark zero seeds", "benchmark_toy", ["--seeds", "0", "--output", "{out}"],
+        "--seeds, --iterations and --threads must be at least 1"),
+    Row("benchmark unknown target", "benchmark_toy", ["--targets", "moon", "--output", "{out}"],
+        "argument --targets: invalid choice: 'moon'"),
+    Row("benchmark json is a folder", "benchmark_toy",
+        ["--output", "{out}", "--json", "{bad}/empty"], "--json {bad}/empty is a folder"),
+    Row("benchmark output is a file", "benchmark_toy", ["--output", "{bad}/a_file"],
+        "--output {bad}/a_file is a file, not a folder"),
+    Row("export missing checkpoint", "export", ["--checkpoint", "{bad}/none", "--out", "{out}"],
+        "no such file"),
+    Row("export a pickle", "export", ["--checkpoint", "{bad}/evil.pdparams", "--out", "{out}"],
+        "never loaded here"),
+    Row("export output is a file", "export", ["--checkpoint", "{run}", "--out", "{bad}/a_file"],
+        "--out {bad}/a_file is a file, not a folder"),
+    Row("generate from a folder that is no export", "generate",
+        ["--model", "{bad}/empty", "--out", "{out}.png"], "not an exported generator"),
+    Row("generate zero samples", "generate", ["--model", "{bad}/empty", "--num", "0",
+                                              "--out", "{out}.png"], "--num: must be in 1..4096"),
+    Row("generate output folder missing", "generate",
+        ["--model", "{bad}/empty", "--out", "{bad}/no_such_dir/grid.png"], "does not exist"),
+    Row("soak zero steps", "soak", ["--steps", "0", "--out", "{out}"],
+        "--steps: must be at least 1, got 0"),
+    Row("soak warm-up longer than the run", "soak",
+        ["--steps", "10", "--warmup", "20", "--out", "{out}"], "--warmup: must be in [0, --steps)"),
+    Row("soak output is a file", "soak", ["--out", "{bad}/a_file"], "is a file, not a folder"),
+    Row("soak into an existing run", "soak", ["--out", "{run}"], "already holds a run"),
+]
+
+
+def _idx(array, magic_type=0x08):
+    header = bytes([0, 0, magic_type, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def _write_bad_files(bad):
+    """Every broken file and folder the rows point at."""
+    (bad / "unknown.yaml").write_text("learning_rate: 0.1\n")
+    (bad / "malformed.yaml").write_text("width: [1, 2\n")
+    (bad / "wrong_type.yaml").write_text("width: wide\n")
+    (bad / "list.yaml").write_text("- width\n- 4\n")
+    (bad / "negative.yaml").write_text("lr_d: -0.1\n")
+    (bad / "empty").mkdir()
+    (bad / "a_file").write_text("not a folder\n")
+    labels = _idx(np.zeros(10, np.uint8))
+    images = _idx(np.random.default_rng(0).integers(0, 256, (10, 28, 28)))
+    for name, image_bytes in (("bad_magic", b"\x12\x34" + images[2:]),
+                              ("short_idx", images[:-100]),
+                              ("truncated_gz", None)):
+        folder = bad / name
+        folder.mkdir()
+        (folder / "train-labels-idx1-ubyte").write_bytes(labels)
+        if image_bytes is None:
+            (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(images)[:3000])
+        else:
+            (folder / "train-images-idx3-ubyte").write_bytes(image_bytes)
+    from PIL import Image
+
+    for domain in ("trainA", "trainB"):
+        (bad / "images" / domain).mkdir(parents=True)
+        Image.new("RGB", (8, 8), (200, 10, 10)).save(bad / "images" / domain / "ok.png")
+    (bad / "images" / "trainA" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (bad / "damaged.npz").write_bytes(b"PK\x03\x04 not really a zip")
+
+    class CreatesAFile:
+        def __reduce__(self):
+            return (os.mkdir, (str(bad / "pwned"),))
+
+    with open(bad / "evil.pdparams", "wb") as handle:
+        pickle.dump({"net.0.conv.weight": CreatesAFile()}, handle)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A real tiny run (checkpoints at steps 2 and 4) and a folder of broken inputs."""
+    base = tmp_path_factory.mktemp("world")
+    cfg = tiny_config(base, width=4, max_steps=4, save_every_steps=2, keep_checkpoints=5)
+    run_training(cfg, say=lambda msg: None)
+    bad = base / "bad"
+    bad.mkdir()
+    _write_bad_files(bad)
+    # a checkpoint whose stored config says width 4 but whose networks are width 64
+    other = dict(to_dict(cfg), resume=None)
+    ck.save_checkpoint(str(bad / "other_model.npz"),
+                       {"G": PixelShuffleGenerator(64), "D": StridedDiscriminator(64)}, {},
+                       {"step": 1, "epoch": 0, "batch": 1, "config": other, "kind": "gan"})
+    return {"run": cfg.output, "bad": str(bad), "base": base}
+
+
+def sha256_tree(*folders, only=lambda rel: True):
+    out = {}
+    for folder in folders:
+        for root, _, files in os.walk(folder):
+            for name in files:
+                path = os.path.join(root, name)
+                if only(os.path.relpath(path, folder)):
+                    with open(path, "rb") as handle:
+                        out[path] = hashlib.sha256(handle.read()).hexdigest()
+    return out
+
+
+def test_the_table_is_big_and_covers_every_tool():
+    assert len({row.name for row in ROWS}) == len(ROWS) >= 30
+    tools = {name[:-3] for name in os.listdir(os.path.join(ROOT, "tools"))
+             if name.endswith(".py") and not name.startswith("_")}
+    assert tools <= {row.tool for row in ROWS}, tools - {row.tool for row in ROWS}
+
+
+def _fill(args, values):
+    return [str(a).format(**values) for a in args]
+
+
+def _check(row, code, err, values):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == row.code, (row.name, code, err)
+    assert len(lines) == 1, (row.name, err)
+    assert "Traceback" not in err
+    assert row.expect.format(**values) in lines[0], (row.name, lines[0])
+    created = glob.glob(values["out"] + "*")
+    assert not created, f"{row.name}: bad input created {created}"
+    assert not os.path.exists(os.path.join(values["bad"], "pwned")), "a pickle was opened"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.name for row in ROWS])
+def test_bad_input_gives_one_line_and_changes_nothing(row, world, tmp_path, capsys, monkeypatch):
+    run_dir = world["run"]
+    if row.copy_run:
+        run_dir = str(tmp_path / "run_copy")
+        shutil.copytree(world["run"], run_dir)
+    values = {"run": run_dir, "bad": world["bad"], "out": str(tmp_path / "out"),
+              "ckpt2": ck.checkpoint_path(run_dir, 2), "ckpt4": ck.checkpoint_path(run_dir, 4)}
+    keep = (lambda rel: rel.startswith("checkpoints") or rel.endswith(".pdparams")) \
+        if row.copy_run else (lambda rel: True)
+    before = sha256_tree(run_dir, world["bad"], only=keep)
+    if row.patch is not None:
+        row.patch(monkeypatch)
+    capsys.readouterr()
+    code = run_tool_main(row.tool, _fill(row.args, values))
+    _check(row, code, capsys.readouterr().err, values)
+    assert sha256_tree(run_dir, world["bad"], only=keep) == before, row.name
+
+
+SUB_ROWS = [row for row in ROWS if row.sub]
+
+
+@pytest.mark.parametrize("row", SUB_ROWS, ids=[row.name for row in SUB_ROWS])
+def test_bad_input_on_the_real_command_line(row, world, tmp_path):
+    values = {"run": world["run"], "bad": world["bad"], "out": str(tmp_path / "out")}
+    before = sha256_tree(world["run"], world["bad"])
+    proc = run_tool(f"tools/{row.tool}.py", *_fill(row.args, values), timeout=180)
+    _check(row, proc.returncode, proc.stderr, values)
+    assert sha256_tree(world["run"], world["bad"]) == before

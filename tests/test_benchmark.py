@@ -1,0 +1,107 @@
+"""The FLOP counter against hand-computed values; tools/benchmark.py at a tiny size (issue 7)."""
+import json
+
+import paddle
+import paddle.nn as nn
+import pytest
+
+from paddle_gan.flops import FlopCounter, forward_flops
+from inprocess_tools import run_tool_main
+
+
+def _count(layer, x):
+    with FlopCounter({"m": layer}) as counter:
+        y = layer(x)
+    return counter.report, y
+
+
+def test_conv_flops_by_hand():
+    # 2 images, 3 -> 4 channels, 3x3 kernel, 'same' 5x5 output: each of the 2*4*5*5 outputs is a
+    # dot product of 3*3*3 = 27 products -> 200 * 27 multiply-adds = 10,800 FLOPs
+    report, _ = _count(nn.Conv2D(3, 4, 3, padding=1), paddle.rand([2, 3, 5, 5]))
+    assert report.forward == 2 * (2 * 4 * 5 * 5) * (3 * 3 * 3) == 10_800
+    # grouped and strided: 4 -> 6 channels in 2 groups, 7x7 -> 3x3; each output sees 2 * 9 inputs
+    report, y = _count(nn.Conv2D(4, 6, 3, stride=2, groups=2), paddle.rand([1, 4, 7, 7]))
+    assert y.shape == [1, 6, 3, 3]
+    assert report.forward == 2 * (6 * 3 * 3) * (2 * 3 * 3) == 1_944
+
+
+def test_conv_transpose_and_linear_flops_by_hand():
+    # every one of the 4*3*3 input values is scattered onto 2 out-channels x 4x4 taps
+    layer = nn.Conv2DTranspose(4, 2, 4, stride=2, padding=1)
+    report, y = _count(layer, paddle.rand([1, 4, 3, 3]))
+    assert y.shape == [1, 2, 6, 6]
+    assert report.forward == 2 * (4 * 3 * 3) * (2 * 4 * 4) == 2_304
+    # Linear 5 -> 7 on 3 rows, and on a [2, 3, 5] input (6 rows)
+    report, _ = _count(nn.Linear(5, 7), paddle.rand([3, 5]))
+    assert report.forward == 2 * 3 * 5 * 7 == 210
+    report, _ = _count(nn.Linear(5, 7), paddle.rand([2, 3, 5]))
+    assert report.forward == 2 * 6 * 5 * 7 == 420
+
+
+def test_backward_counts_weight_and_input_gradients():
+    first, second = nn.Linear(4, 8), nn.Linear(8, 2)
+    net = nn.Sequential(first, nn.ReLU(), second)
+    x = paddle.rand([5, 4])  # needs no gradient: the first layer has no input gradient
+    with FlopCounter({"net": net}) as counter:
+        net(x).sum().backward()
+        with paddle.no_grad():
+            net(x)  # forward only
+    f1, f2 = 2 * 5 * 4 * 8, 2 * 5 * 8 * 2
+    calls = counter.report.calls
+    assert [(c.forward, c.backward) for c in calls] == [(f1, f1), (f2, 2 * f2), (f1, 0), (f2, 0)]
+    assert counter.report.total == 3 * f1 + 4 * f2
+    assert not first._forward_post_hooks  # hooks are removed on exit
+
+
+def test_seed_iteration_flops_match_the_hand_count(make_tiny_config):
+    """One iteration (D step + G step, joint D batches) of the seed model, from the layer shapes."""
+    from paddle_gan.benchmark import batch_tensors, iteration_flops
+    from paddle_gan.train.run import build_trainer, prepare_data
+
+    cfg = make_tiny_config(k=1, width=8, batch_size=4)
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+    report = iteration_flops(trainer, *batch_tensors(trainer))
+    w, n = 8, 4
+    c1 = 2 * 10 * 10 * w * 1 * 25  # G: 1 -> w, 5x5 same, 10x10
+    g_fwd = c1 + 2 * 8 * 8 * 16 * w * w * 9 + 2 * 32 * 32 * w * w * 25 + 2 * 32 * 32 * w * 25
+    d1 = 2 * 14 * 14 * (w // 2) * 25  # D: 1 -> w/2, 5x5 stride 2, 32 -> 14
+    d_fwd = d1 + 2 * 5 * 5 * w * (w // 2) * 25 + 2 * w * w * 25 + 2 * w
+    # D step: G forward (no grad); D on 2n: forward, weight grads, input grads but the first's
+    # G step: G forward + weight grads + input grads but the first's; D on 2n: all three
+    expected = n * (g_fwd + g_fwd + g_fwd + g_fwd - c1) + 2 * n * (3 * d_fwd - d1 + 3 * d_fwd)
+    assert report.total == expected
+    assert forward_flops(trainer.G.net[4], paddle.rand([1, w, 32, 32]),
+                         paddle.rand([1, 1, 32, 32])) == 2 * 32 * 32 * w * 25
+
+
+def test_benchmark_tool_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = run_tool_main("benchmark", [
+        "--dataset", "mnist5k", "--width", "4", "--batch-sizes", "8", "--iters", "2",
+        "--warmup", "1", "--sgemm-size", "128", "--no-progress", "--json", out])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "s/iter" in printed and "util" in printed and "overhead" in printed
+    result = json.loads(out.read_text())
+    assert result["machine"]["threads"] >= 1
+    rows = result["rows"]
+    assert [r["loop"] for r in rows] == ["bare", "suite"]
+    keys = {"model", "loss", "batch_size", "s_per_iter", "img_per_s", "gflop_per_iter",
+            "achieved_gflops", "sgemm_gflops", "utilisation", "overhead", "peak_rss_mb",
+            "rss_growth_mb", "load_avg", "speed", "times"}
+    for row in rows:
+        assert keys <= set(row)
+        assert row["s_per_iter"] > 0 and len(row["times"]) == 2
+        assert row["img_per_s"] == pytest.approx(8 / row["s_per_iter"])
+        assert row["achieved_gflops"] == pytest.approx(row["gflop_per_iter"] / row["s_per_iter"])
+        assert row["utilisation"] == pytest.approx(row["achieved_gflops"] / row["sgemm_gflops"])
+    assert rows[0]["gflop_per_iter"] == rows[1]["gflop_per_iter"] > 0
+    assert rows[0]["overhead"] is None
+    assert rows[1]["overhead"] == pytest.approx(rows[1]["s_per_iter"] / rows[0]["s_per_iter"])
+
+
+def test_benchmark_tool_bad_flags_are_one_line(capsys):
+    assert run_tool_main("benchmark", ["--batch-sizes", "8,x"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-sizes" in err and len(err.strip().splitlines()) == 1
