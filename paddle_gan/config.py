@@ -233,8 +233,8 @@ def _toy_defaults(given: dict[str, Any]) -> dict[str, Any]:
                                scalar_every=100, log_every=1000, save_every=20)
     if loss in ("gan", "minimax", "lsgan"):
         out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9)
-    elif loss == "wgangp":
-        out.update(lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9)
+    elif loss == "wgangp":  # lambda 0.1: the WGAN-GP authors' setting for their toy tasks
+        out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9, gp_lambda=0.1)
     return out
 
 

@@ -67,8 +67,8 @@ class BenchmarkSpec:
     targets: Sequence[str] = TARGETS
     losses: Sequence[str] = ("gan", "minimax", "lsgan", "wgan", "wgangp")
     seeds: Sequence[int] = (0, 1, 2, 3, 4)
-    iterations: int = 10_000
-    output: str = os.path.join("work", "benchmark_toy")
+    iterations: int = 5_000
+    output: str = os.path.join("work", "runs", "benchmark_toy")
     threads: Optional[int] = None
     overrides: dict[str, Any] = field(default_factory=dict)  # extra config keys for every run
 

@@ -33,11 +33,11 @@ def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2,
 
 
 def save_png(path: str, picture: np.ndarray) -> None:
-    """Write a uint8 [H, W, 3] picture as PNG (via matplotlib, as the tutorial did)."""
-    import matplotlib
+    """Write a uint8 [H, W, 3] picture as PNG (matplotlib's imsave, as the tutorial's plotting).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    `matplotlib.image.imsave` needs no backend, so a notebook's inline plotting is left alone.
+    """
+    from matplotlib.image import imsave
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    plt.imsave(path, picture)
+    imsave(path, picture)

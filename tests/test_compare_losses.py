@@ -18,10 +18,10 @@ def test_mean_std_and_table_values():
     table = compare.markdown_table(docs, {"gan": 3}, g_updates=100).splitlines()
     assert table[0].startswith("| loss | k | D steps | seeds | FID")
     cells = [c.strip() for c in table[2].strip("|").split("|")]
-    assert cells[:5] == ["gan", "3", "300", "2", "12 ± 2.8"]
-    assert cells[5] == "3 ± 1.4"
+    assert cells[:5] == ["gan", "3", "300", "2", "12.0 ± 2.8"]  # std sqrt(8)
+    assert cells[5] == "3.0 ± 1.4"
     assert cells[6] == "n/a"  # no inception_score in the docs
-    assert cells[9] == "9 ± 1.4"
+    assert cells[9] == "9.0 ± 1.4"
 
 
 def test_same_generator_updates_for_every_loss(tmp_path):

@@ -20,10 +20,10 @@ from paddle_gan.config import TrainConfig, make_config
 
 ALL_LOSSES = ("gan", "minimax", "lsgan", "wgan", "wgangp")
 EVAL_FILE = "eval.json"
-#: Table columns: (JSON key, header, scale factor).
-COLUMNS = (("fid", "FID ↓", 1.0), ("kid", "KID ↓", 1.0), ("inception_score", "IS ↑", 1.0),
-           ("precision", "precision ↑", 1.0), ("recall", "recall ↑", 1.0),
-           ("classes_covered", "classes ↑", 1.0), ("class_kl", "class KL ↓", 1.0))
+#: Table columns: (JSON key, header, number format of mean and std).
+COLUMNS = (("fid", "FID ↓", ".1f"), ("kid", "KID ↓", ".1f"), ("inception_score", "IS ↑", ".2f"),
+           ("precision", "precision ↑", ".3f"), ("recall", "recall ↑", ".3f"),
+           ("classes_covered", "classes ↑", ".1f"), ("class_kl", "class KL ↓", ".3f"))
 
 
 @dataclass
@@ -104,9 +104,9 @@ def markdown_table(results: dict[str, list[dict]], ks: dict[str, int], g_updates
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for loss, docs in results.items():
         cells = [loss, str(ks[loss]), str(ks[loss] * g_updates), str(len(docs))]
-        for key, _, scale in COLUMNS:
+        for key, _, spec in COLUMNS:
             mean, std = mean_std([d.get(key) for d in docs])
-            cells.append("n/a" if np.isnan(mean) else f"{mean * scale:.3g} ± {std * scale:.2g}")
+            cells.append("n/a" if np.isnan(mean) else f"{mean:{spec}} ± {std:{spec}}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
