@@ -14,6 +14,7 @@ import gc
 import glob
 import os
 import re
+import shutil
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -24,6 +25,7 @@ from paddle_gan.train.snapshots import SAMPLES_DIR, SNAPSHOT_WRITERS
 FRAME_PATTERN = "frame_{step:08d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d{8,})\.png$")
 GIF_NAME = "training.gif"
+FINAL_NAME = "final.png"
 #: Generated and real points drawn per frame.
 FRAME_POINTS = 1000
 #: Heat-map resolution (cells per side).
@@ -155,7 +157,8 @@ class PointFrames:
     """Snapshot writer for 2-D runs: frames every `cfg.frame_every` steps, a GIF at the end.
 
     The trainer calls `on_step(trainer)` after every step and `(trainer, tag)` at epoch ends
-    ("epoch_XXX") and at the end ("final"). With `frame_every` 0 the epoch ends make the frames.
+    ("epoch_XXX") and at the end ("final": the last frame, copied to final.png, and the GIF).
+    With `frame_every` 0 the epoch ends make the frames.
     """
 
     def __init__(self, run_dir: str, count: int = FRAME_POINTS, cells: int = HEAT_CELLS) -> None:
@@ -236,7 +239,8 @@ class PointFrames:
         last = os.path.join(self.folder, FRAME_PATTERN.format(step=trainer.step))
         if not os.path.exists(last):
             self.frame(trainer, os.path.basename(last))
-        path = self.frame(trainer, "final.png")
+        path = os.path.join(self.folder, FINAL_NAME)
+        shutil.copyfile(last, path)  # the state has not changed since the last frame
         write_gif(frame_files(self.folder), os.path.join(self.folder, GIF_NAME))
         return path
 

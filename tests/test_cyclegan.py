@@ -377,3 +377,22 @@ def test_evaluation_with_a_stub_classifier():
     # G(F(b)) is that '3' too (inverted): the same error on B's side
     assert out["cycle_l1_B"] == pytest.approx((9 * 2 / 40) / 10)
     assert out["cycle_l1"] == pytest.approx(0.045)
+
+
+def test_plot_samples_draws_cyclegan_rows(tmp_path):
+    """tools/plot_samples.py on a CycleGAN run draws the a | G(a) | F(G(a)) | b | ... rows."""
+    from PIL import Image
+
+    from conftest import run_tool
+
+    run = tmp_path / "cyc"
+    trained = run_tool("tools/train.py", "--model", "cyclegan", "--width", "4", "--n-blocks", "1",
+                       "--batch-size", "8", "--max-steps", "1", "--output", str(run),
+                       "--no-progress")
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "rows.png"
+    plotted = run_tool("tools/plot_samples.py", "--checkpoint", str(run), "--out", str(out),
+                       "--n", "3")
+    assert plotted.returncode == 0, plotted.stderr
+    width, height = Image.open(out).size
+    assert abs(width / height - 6 / 3) < 0.15  # six images side by side per row, three rows

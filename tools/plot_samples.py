@@ -62,8 +62,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     setup_runtime("auto")
     run = load_run(args.checkpoint)
-    draw = plots.interpolation_grid if args.interpolate else plots.sample_grid
-    picture = draw(run, args.n, args.seed)
+    if run.stored_kind == "cyclegan":  # rows a | G(a) | F(G(a)) | b | F(b) | G(F(b)) (test split)
+        from paddle_gan.translate import sample_rows
+
+        picture = sample_rows(args.checkpoint, count=args.n)
+    else:
+        draw = plots.interpolation_grid if args.interpolate else plots.sample_grid
+        picture = draw(run, args.n, args.seed)
     print(f"wrote {plots.save_picture(args.out, picture)} (step {run.step})")
     return 0
 
