@@ -109,7 +109,7 @@ def bare_iteration(trainer: Any, real: Any, cond: Any, g: Optional[Callable] = N
         out = head(d(paddle.concat([real, fake]), joint_cond))
         return out[:n], out[n:]
 
-    with trainer.autocast():
+    with trainer.step_context():
         for _ in range(cfg.k):
             with paddle.no_grad():
                 fake = g(paddle.randn([n, cfg.latent_dim]), cond)
@@ -167,6 +167,7 @@ class LoopTiming:
     rss_before_mb: float
     rss_after_mb: float
     rss_samples_mb: list[float] = field(default_factory=list)  # 11 evenly spaced, for trends
+    cpu_times: list[float] = field(default_factory=list)  # process CPU seconds per iteration
 
     @property
     def median(self) -> float:
@@ -183,13 +184,14 @@ def time_bare(trainer: Any, real: Any, cond: Any, iters: int, warmup: int,
     for _ in range(warmup):
         bare_iteration(trainer, real, cond)
     rss = [current_rss_mb()]
-    times = []
+    times, cpu = [], []
     for _ in range(iters):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         bare_iteration(trainer, real, cond)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         rss.append(current_rss_mb())
-    return LoopTiming(times, sgemm, load, load_average(), rss[0], rss[-1], _spread(rss))
+    return LoopTiming(times, sgemm, load, load_average(), rss[0], rss[-1], _spread(rss), cpu)
 
 
 def _spread(values: list[float], count: int = 11) -> list[float]:
@@ -205,11 +207,13 @@ class _IterationClock:
     def __init__(self, k: int) -> None:
         self.k = k
         self.stamps: list[float] = []
+        self.cpu: list[float] = []
         self.rss: list[float] = []
 
     def __call__(self, trainer: Any) -> None:
         if trainer.step % self.k == 0:
             self.stamps.append(time.perf_counter())
+            self.cpu.append(time.process_time())
             self.rss.append(current_rss_mb())
 
 
@@ -230,11 +234,11 @@ def time_suite(cfg: Any, data: Any, iters: int, warmup: int, sgemm_n: int,
     load = load_average()
     with contextlib.redirect_stdout(io.StringIO()):  # the trainer's summary lines
         trainer.fit()
-    stamps = clock.stamps
-    times = list(np.diff(stamps[warmup - 1:])) if warmup >= 1 else list(np.diff(stamps))
-    index = max(0, warmup - 1)
-    return LoopTiming([float(t) for t in times], sgemm, load, load_average(),
-                      clock.rss[index], clock.rss[-1], _spread(clock.rss[index:]))
+    index = warmup - 1  # the timestamp that ends the last warm-up iteration
+    times = [float(t) for t in np.diff(clock.stamps[index:])]
+    cpu = [float(t) for t in np.diff(clock.cpu[index:])]
+    return LoopTiming(times, sgemm, load, load_average(), clock.rss[index], clock.rss[-1],
+                      _spread(clock.rss[index:]), cpu)
 
 
 def _device(cfg: Any) -> str:
@@ -265,6 +269,7 @@ class BenchRow:
     peak_rss_mb: float
     rss_growth_mb: float
     load_avg: float
+    cpu_s_per_iter: float = 0.0
     times: list[float] = field(default_factory=list)
     rss_samples_mb: list[float] = field(default_factory=list)
 
@@ -310,7 +315,8 @@ def benchmark_case(cfg: Any, loops: Sequence[str], iters: int, warmup: int, sgem
             achieved_gflops=achieved, sgemm_gflops=timing.sgemm_gflops,
             utilisation=achieved / timing.sgemm_gflops, overhead=overhead,
             peak_rss_mb=peak_rss_mb(), rss_growth_mb=timing.rss_after_mb - timing.rss_before_mb,
-            load_avg=max(timing.load_before, timing.load_after), times=timing.times,
+            load_avg=max(timing.load_before, timing.load_after),
+            cpu_s_per_iter=float(np.median(timing.cpu_times)), times=timing.times,
             rss_samples_mb=timing.rss_samples_mb))
     return rows
 
@@ -358,6 +364,7 @@ def run_benchmark(base: Any, models: Sequence[str], losses: Sequence[str],
 
 COLUMNS = (("model", "model", "{}"), ("loss", "loss", "{}"), ("batch", "batch_size", "{}"),
            ("loop", "loop", "{}"), ("s/iter", "s_per_iter", "{:.3f}"),
+           ("cpu s/iter", "cpu_s_per_iter", "{:.3f}"),
            ("img/s", "img_per_s", "{:.1f}"), ("GFLOP/iter", "gflop_per_iter", "{:.1f}"),
            ("GFLOP/s", "achieved_gflops", "{:.1f}"), ("sgemm", "sgemm_gflops", "{:.0f}"),
            ("util", "utilisation", "{:.0%}"), ("overhead", "overhead", "{:+.1%}"),

@@ -110,9 +110,9 @@ class TrainConfig:
     histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
                                      "gradients every N steps (0 = off)")
     # speed (issue 7)
-    onednn: Optional[bool] = _opt(None, "CPU: run G's and D's forwards as static programs on "
-                                        "oneDNN kernels (default: on when G costs >= 100 MFLOP "
-                                        "per sample, e.g. the seed model at width >= 32)")
+    onednn: Optional[bool] = _opt(None, "CPU: run the Conv2D layers on oneDNN kernels (default: "
+                                        "on when they cost >= 10 MFLOP per sample, e.g. the seed "
+                                        "model at width >= 12)")
     to_static: bool = _opt(False, "compile G's and D's forwards with paddle.jit.to_static")
     amp: bool = _opt(False, "mixed precision: float16 autocast + loss scaling (GPU; Paddle's CPU "
                             "build has none, so on CPU it is reported and ignored)")
@@ -222,15 +222,15 @@ MODEL_DEFAULTS: dict[str, Any] = {"cyclegan": _cyclegan_defaults}
 
 
 def _toy_defaults(given: dict[str, Any]) -> dict[str, Any]:
-    """2-D toy GANs (issue 4): MLPs that judge one point (no norm in D), batch 256, the ring,
-    25,000 generator iterations (max_steps = 25,000 k), few host syncs; D every step for the
-    BCE / least-squares losses (k 5 for the Wasserstein critics), per-loss optimiser settings
-    tuned on the benchmark (docs/toy2d.md)."""
+    """2-D toy GANs (issue 4): ReLU MLPs that judge one point (no norm in D), latent 2, batch
+    256, the ring, 25,000 generator iterations (max_steps = 25,000 k) with linearly decaying
+    learning rates, few host syncs; D every step for the BCE / least-squares losses (k 5 for the
+    Wasserstein critics); optimiser settings tuned on the benchmark (docs/toy2d.md)."""
     loss = given.get("loss", TrainConfig.loss)
     k = given.get("k") or (5 if loss in ("wgan", "wgangp") else 1)
-    out: dict[str, Any] = dict(dataset="ring", d_norm="none", latent_dim=2, batch_size=256, k=k,
-                               max_steps=25_000 * k, epochs=100_000, lr_decay="linear",
-                               scalar_every=100, log_every=1000, save_every=20)
+    out: dict[str, Any] = dict(dataset="ring", d_norm="none", activation="relu", latent_dim=2,
+                               batch_size=256, k=k, max_steps=25_000 * k, epochs=100_000,
+                               lr_decay="linear", scalar_every=100, log_every=1000, save_every=20)
     if loss in ("gan", "minimax", "lsgan"):
         out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9)
     elif loss == "wgangp":  # lambda 0.1: the WGAN-GP authors' setting for their toy tasks

@@ -24,7 +24,8 @@ Two more Paddle 3.3 behaviours shape the compiled callables:
 2. With `FLAGS_use_onednn`, a program whose output value comes from an op that the oneDNN passes
    rewrite (a biased conv, scale, reshape, slice) crashes with a segmentation fault when Paddle
    builds the output tensor. A trailing `unsqueeze` (no oneDNN kernel, never rewritten) makes the
-   output op safe; the caller's `[0]` removes the extra axis (a view, no copy).
+   output op safe; the caller squeezes the extra axis away again (a view; its backward is a
+   reshape, where indexing with `[0]` would write a zero-filled copy of the gradient).
 The gradient penalty differentiates D twice, which a compiled program cannot: its critic pass
 always runs D's dynamic forward (and D's convolutions stay dynamic under a penalty).
 """
@@ -39,9 +40,11 @@ import paddle
 import paddle.nn as nn
 
 ONEDNN_FLAG = "FLAGS_use_onednn"
-#: below this many convolution FLOPs per sample, oneDNN's per-call overhead (layout reorders,
-#: primitive set-up) costs more than its faster kernels save (measured: docs/speed.md)
-ONEDNN_MIN_FLOPS_PER_SAMPLE = 100e6
+#: below this many convolution FLOPs per sample (seed model: width < 12) oneDNN's per-call
+#: overhead and its one-off program builds (~1.3 s) outweigh its faster kernels for all but long
+#: runs: measured 2x faster per step from width 16 up, 1.1x at width 8, 0.6x at width 4
+#: (docs/speed.md)
+ONEDNN_MIN_FLOPS_PER_SAMPLE = 10e6
 AMP_CPU_NOTE = ("amp: Paddle's CPU build has no automatic mixed precision (auto_cast leaves "
                 "ops in float32 and GradScaler only acts on GPU/XPU); training in float32")
 
@@ -226,6 +229,9 @@ class CompiledConv:
     Installed as the layer's `forward` (`compile_convolutions`), so the model's own forward,
     forward hooks (the FLOP counter), DataParallel and state dicts see the same layer. One
     program per grad mode (see the module docstring); `dynamic` is the original forward.
+    Paddle lowers a program's backward when `backward()` first reaches it, reading
+    `FLAGS_use_onednn` then: the backward must run inside `onednn_flag(True)` too (the trainer's
+    `step_context`), or the gradients are computed by Paddle's own, slower kernels.
     """
 
     def __init__(self, layer: nn.Layer) -> None:
@@ -243,7 +249,8 @@ class CompiledConv:
 
             program = self._programs[grad] = paddle.jit.to_static(one_layer, full_graph=True)
         with onednn_flag(True), _quiet_tracing():
-            return program(x)[0]  # [N, C, H, W]
+            # squeeze, not [0]: a slice's backward writes a zero-filled copy of the whole tensor
+            return paddle.squeeze(program(x), axis=0)  # [N, C, H, W]
 
 
 def compile_convolutions(net: nn.Layer) -> int:
@@ -274,11 +281,14 @@ def apply_speed(trainer: Any, plan: SpeedPlan) -> None:
         compile_convolutions(trainer.G)
     if plan.onednn_d:
         compile_convolutions(trainer.D)
+    if plan.onednn:  # Paddle builds a program's backward at the first backward(): flag on then
+        trainer.step_context = lambda: onednn_flag(True)
     if plan.compile:
         trainer.g_forward = CompiledForward(trainer.G)
         trainer.d_forward = CompiledForward(trainer.D)
     if plan.amp:
-        trainer.autocast = lambda: paddle.amp.auto_cast(enable=True, level="O1", dtype="float16")
+        trainer.step_context = lambda: paddle.amp.auto_cast(enable=True, level="O1",
+                                                            dtype="float16")
         trainer.scalers = {"D": paddle.amp.GradScaler(), "G": paddle.amp.GradScaler()}
 
 

@@ -85,14 +85,27 @@ def run_config(spec: BenchmarkSpec, target: str, loss: str, seed: int):
     return make_config(values, config_file(target))
 
 
+#: Config keys that do not change a run's result (ignored when reusing a finished run).
+_VOLATILE_KEYS = ("resume", "threads", "progress", "device")
+
+
+def _settings(cfg: Any) -> dict[str, Any]:
+    from paddle_gan.config import to_dict
+
+    return {k: v for k, v in to_dict(cfg).items() if k not in _VOLATILE_KEYS}
+
+
 def _stored_result(run_dir: str, cfg: Any) -> Optional[RunResult]:
+    """The finished run's result when it was made with exactly these settings, else None."""
     path = os.path.join(run_dir, RESULT_FILE)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as handle:
         doc = json.load(handle)
-    if doc.get("steps") != cfg.max_steps:
-        return None
+    settings = doc.pop("settings", None)
+    if settings != _settings(cfg):
+        raise UserError(f"{run_dir} holds a benchmark run made with other settings: "
+                        f"remove it or choose another --output")
     return RunResult(**doc)
 
 
@@ -116,7 +129,7 @@ def run_one(spec: BenchmarkSpec, target: str, loss: str, seed: int) -> RunResult
     result = RunResult(target, loss, seed, cfg.max_steps // cfg.k, cfg.max_steps, metrics,
                        cpu, wall, cfg.output)
     with open(os.path.join(cfg.output, RESULT_FILE), "w", encoding="utf-8") as handle:
-        json.dump(result.__dict__, handle, indent=2)
+        json.dump({**result.__dict__, "settings": _settings(cfg)}, handle, indent=2)
     return result
 
 

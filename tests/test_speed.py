@@ -5,17 +5,18 @@ import paddle
 import pytest
 
 from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
-from paddle_gan.speed import (AMP_CPU_NOTE, CompiledForward, compile_convolutions, plan_speed,
-                              restore_convolutions)
+from paddle_gan.speed import (AMP_CPU_NOTE, CompiledForward, compile_convolutions, onednn_flag,
+                              plan_speed, restore_convolutions)
 
 
 def _grads(layer):
     return {n: p.grad.numpy().copy() for n, p in layer.named_parameters() if p.grad is not None}
 
 
-def _forward_and_grads(layer, call, x, weights):
-    out = call(x)
-    (out * weights).sum().backward()
+def _forward_and_grads(layer, call, x, weights, onednn=False):
+    with onednn_flag(onednn):  # as the trainer's step_context: the backward on oneDNN too
+        out = call(x)
+        (out * weights).sum().backward()
     grads = _grads(layer)
     layer.clear_gradients()
     return out.numpy(), grads
@@ -41,7 +42,7 @@ def test_compiled_forward_matches_dynamic_graph(onednn):
         weights = paddle.to_tensor(rng.standard_normal(shape).astype("float32"))
         with paddle.no_grad():  # compiled first without gradients (Paddle's cache pitfall) ...
             compiled(inp)
-        out_c, grads_c = _forward_and_grads(layer, compiled, inp, weights)
+        out_c, grads_c = _forward_and_grads(layer, compiled, inp, weights, onednn)
         out_p, grads_p = _forward_and_grads(layer, dynamic, inp, weights)
         np.testing.assert_allclose(out_c, out_p, **tol)
         # ... and still every parameter gets its gradient when called with gradients on

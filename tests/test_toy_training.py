@@ -159,6 +159,16 @@ def test_conditional_step_feeds_the_class_to_both_networks(tmp_path):
     assert np.isfinite(float(stats["d_loss"])) and np.isfinite(float(stats["g_loss"]))
 
 
+def test_frame_geometry_helpers(tmp_path):
+    from paddle_gan.viz_toy import heat_grid, view_bounds, write_gif
+
+    grid = heat_grid((0.0, 1.0, 0.0, 2.0), cells=2)
+    # row-major from the top row (y high): the reshaped heat map is an image with row 0 on top
+    np.testing.assert_allclose(grid, [[0.25, 1.5], [0.75, 1.5], [0.25, 0.5], [0.75, 0.5]])
+    assert view_bounds((0.0, 1.0, 0.0, 2.0), margin=0.0) == (-0.5, 1.5, 0.0, 2.0)  # square
+    assert write_gif([], str(tmp_path / "none.gif")) is None
+
+
 def test_frames_and_gif_are_written(tmp_path):
     cfg = toy_config(tmp_path, max_steps=6, frame_every=2, conditional=True)
     run_training(cfg, say=lambda _: None)
@@ -309,3 +319,22 @@ def test_generator_step_without_the_real_batch_is_the_same_update(tmp_path):
         updated.append(params(trainer.G))
     for a, b in zip(*updated):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_benchmark_reuses_a_finished_run_only_with_the_same_settings(tmp_path):
+    import dataclasses
+
+    from paddle_gan.toy_benchmark import (RESULT_FILE, BenchmarkSpec, _settings, _stored_result,
+                                          run_config)
+
+    cfg = run_config(BenchmarkSpec(iterations=7, output=str(tmp_path)), "ring", "gan", seed=0)
+    os.makedirs(cfg.output)
+    doc = {"target": "ring", "loss": "gan", "seed": 0, "iterations": 7, "steps": 7,
+           "metrics": {"modes": 8, "hq_percent": 90.0, "reverse_kl": 0.1}, "cpu_seconds": 1.0,
+           "wall_seconds": 2.0, "run_dir": cfg.output, "settings": _settings(cfg)}
+    with open(os.path.join(cfg.output, RESULT_FILE), "w") as handle:
+        json.dump(doc, handle)
+    assert _stored_result(cfg.output, cfg).metrics["hq_percent"] == 90.0
+    assert _stored_result(cfg.output, dataclasses.replace(cfg, threads=2)) is not None
+    with pytest.raises(UserError, match="other settings"):
+        _stored_result(cfg.output, dataclasses.replace(cfg, lr_g=0.5))

@@ -103,12 +103,13 @@ class GanTrainer:
         self._interrupt: Optional[int] = None
         self._last_g: dict[str, paddle.Tensor] = {}
         # speed and scale-out (issue 7; paddle_gan/speed.py, paddle_gan/distributed.py): the
-        # forwards the steps call (compiled or DataParallel wrappers of G and D), the autocast
-        # context and loss scalers of AMP, this process's (rank, world) share of every batch, and
-        # whether it writes files (only rank 0 of a data-parallel run does)
+        # forwards the steps call (compiled or DataParallel wrappers of G and D), the context
+        # each step runs in (AMP's autocast, the oneDNN flag) and AMP's loss scalers, this
+        # process's (rank, world) share of every batch, and whether it writes files (only rank 0
+        # of a data-parallel run does)
         self.g_forward: Any = generator
         self.d_forward: Any = discriminator
-        self.autocast: Any = contextlib.nullcontext
+        self.step_context: Any = contextlib.nullcontext
         self.scalers: dict[str, Any] = {}
         self.shard: tuple[int, int] = (0, 1)
         self.writes_files = True
@@ -253,7 +254,7 @@ class GanTrainer:
         value_range = getattr(self.G, "output_range", (0.0, 1.0))
         real = paddle.to_tensor(from_unit_range(samples, value_range).astype(np.float32))
         cond = self._cond(labels)
-        with self.autocast():  # issue 7: float16 forwards under AMP, else a no-op
+        with self.step_context():  # issue 7: AMP's autocast / the oneDNN flag, else a no-op
             stats = self.d_step(real, cond)
             if (self.position.step + 1) % self.cfg.k == 0:
                 self._last_g = detached(self.g_step(real, cond))
