@@ -68,6 +68,32 @@ class ConvBN(nn.Layer):
         return self.act(self.norm(self.conv(x)))
 
 
+class UpConvBN(nn.Layer):
+    """Conv2DTranspose -> norm -> activation: a generator's upsampling stage (DCGAN, CycleGAN).
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size, stride, padding, output_padding: as `paddle.nn.Conv2DTranspose` takes them
+            (output side = (H - 1) * stride - 2 * padding + kernel_size + output_padding).
+        act: activation name (see `make_activation`).
+        norm: "batch" (DCGAN), "instance" (CycleGAN) or "none" (then the conv gets a bias).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
+                 padding: int, output_padding: int = 0, act: str = "leaky_relu",
+                 norm: str = "batch") -> None:
+        super().__init__()
+        self.conv = nn.Conv2DTranspose(in_channels, out_channels, kernel_size, stride=stride,
+                                       padding=padding, output_padding=output_padding,
+                                       bias_attr=None if norm == "none" else False)
+        self.norm = make_norm2d(norm, out_channels)
+        self.act = make_activation(act)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return self.act(self.norm(self.conv(x)))  # [N, out, H', W']
+
+
 class ResidualBlock(nn.Layer):
     """x + [reflect-pad, conv3x3, norm, ReLU, reflect-pad, conv3x3, norm](x) (CycleGAN's block)."""
 

@@ -6,6 +6,8 @@ library loads); `paddle_gan/__init__.py` calls it, so `import paddle_gan` first 
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from dataclasses import dataclass
 
 #: Makes Intel MKL take its AVX2 kernels on AMD CPUs (about 3x faster sgemm on these machines).
@@ -27,6 +29,23 @@ def configure_cpu_env() -> None:
     # speed (issue 7): Paddle's C++ INFO lines ("New Executor is Running", "oneDNN v3.6.2", the
     # launcher's store) are not for users; warnings and errors still show
     os.environ.setdefault("GLOG_minloglevel", "1")
+    silence_paddle_notices()
+
+
+#: Paddle warnings that say nothing to a user of this suite. Filtered once, process-wide: a
+#: `warnings.catch_warnings()` block per call would reset Python's once-per-location registry
+#: and make Paddle repeat them at every step.
+PADDLE_NOTICES = (
+    "When training, we now always track global mean and variance.",  # every BatchNorm forward
+    "Tensor do not have 'place' interface",  # Paddle's layers while traced by to_static
+    "No ccache found",  # Paddle's C++-extension helper, at import; the suite builds no extensions
+)
+
+
+def silence_paddle_notices() -> None:
+    """Hide `PADDLE_NOTICES` (idempotent; other warnings still show)."""
+    for message in PADDLE_NOTICES:
+        warnings.filterwarnings("ignore", message=re.escape(message))  # a prefix match
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ always runs D's dynamic forward (and D's convolutions stay dynamic under a penal
 from __future__ import annotations
 
 import contextlib
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
@@ -181,14 +180,6 @@ def onednn_flag(on: bool) -> Iterator[None]:
         paddle.set_flags({ONEDNN_FLAG: old})
 
 
-@contextlib.contextmanager
-def _quiet_tracing() -> Iterator[None]:
-    """Hide the warning Paddle's own layers raise while being traced into a program."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface")
-        yield
-
-
 class CompiledForward:
     """Calls `layer.forward(x, cond)` through static programs on Paddle's own kernels.
 
@@ -219,8 +210,7 @@ class CompiledForward:
         program = self._programs.get(key)
         if program is None:
             program = self._programs[key] = self._program(cond is not None)
-        with _quiet_tracing():
-            return program(x) if cond is None else program(x, cond)
+        return program(x) if cond is None else program(x, cond)
 
 
 class CompiledConv:
@@ -248,7 +238,7 @@ class CompiledConv:
                 return paddle.unsqueeze(forward(x), 0)  # [1, N, C, H, W]: a safe output op
 
             program = self._programs[grad] = paddle.jit.to_static(one_layer, full_graph=True)
-        with onednn_flag(True), _quiet_tracing():
+        with onednn_flag(True):  # tracing warnings: runtime.PADDLE_NOTICES
             # squeeze, not [0]: a slice's backward writes a zero-filled copy of the whole tensor
             return paddle.squeeze(program(x), axis=0)  # [N, C, H, W]
 

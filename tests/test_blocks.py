@@ -53,3 +53,16 @@ def test_tutorial_import_path_works():
     from work.ConvBN import ConvBN as TutorialConvBN
 
     assert TutorialConvBN is ConvBN
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance", "none"])
+def test_up_conv_bn_shapes_and_bias(norm):
+    from paddle_gan.blocks import UpConvBN
+
+    # CycleGAN's u-k: 3x3, stride 2, padding 1, output_padding 1 doubles H and W
+    block = UpConvBN(4, 2, 3, stride=2, padding=1, output_padding=1, act="relu", norm=norm)
+    assert block(paddle.ones([2, 4, 5, 7])).shape == [2, 2, 10, 14]
+    # DCGAN's stage: 4x4, stride 2, padding 1 doubles too; 7x7 from 1x1 with stride 1
+    assert UpConvBN(4, 2, 4, 2, 1)(paddle.ones([2, 4, 7, 7])).shape == [2, 2, 14, 14]
+    assert UpConvBN(4, 2, 7, 1, 0)(paddle.ones([2, 4, 1, 1])).shape == [2, 2, 7, 7]
+    assert (block.conv.bias is not None) == (norm == "none")  # a norm's shift replaces the bias

@@ -195,3 +195,22 @@ def test_onednn_run_resumes_exactly(tmp_path):
     assert weights
     for key in weights:
         np.testing.assert_array_equal(resumed.arrays[key], straight.arrays[key], err_msg=key)
+
+
+def test_batch_norm_notice_does_not_repeat_every_step():
+    """Paddle warns at every BatchNorm forward in training; the suite filters it once, process
+    wide, so a 2,000-step run does not print it 2,000 times (other warnings still show)."""
+    import warnings
+
+    import paddle_gan.runtime as runtime
+
+    runtime.silence_paddle_notices()
+    bn = paddle.nn.BatchNorm2D(3)
+    bn.train()
+    with warnings.catch_warnings(record=True) as caught:
+        for _ in range(3):
+            bn(paddle.ones([2, 3, 4, 4]))
+        warnings.warn("a warning of our own")
+    messages = [str(w.message) for w in caught]
+    assert not any("track global mean" in m for m in messages)
+    assert "a warning of our own" in messages

@@ -16,32 +16,16 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import ConvBN, ResidualBlock, make_activation, make_norm2d
+from paddle_gan.blocks import ConvBN, ResidualBlock, UpConvBN
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 DIRECTIONS = ("AtoB", "BtoA")
 
 
-class UpConvBN(nn.Layer):
-    """Conv2DTranspose(3x3, stride 2, output_padding 1: doubles H and W) -> norm -> activation.
-
-    Args:
-        in_channels, out_channels: channel counts.
-        norm: "instance" (CycleGAN), "batch" or "none" (then the convolution has a bias).
-        act: activation name (ReLU in CycleGAN's generator).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, norm: str = "instance",
-                 act: str = "relu") -> None:
-        super().__init__()
-        self.conv = nn.Conv2DTranspose(in_channels, out_channels, 3, stride=2, padding=1,
-                                       output_padding=1,
-                                       bias_attr=None if norm == "none" else False)
-        self.norm = make_norm2d(norm, out_channels)
-        self.act = make_activation(act)
-
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.act(self.norm(self.conv(x)))  # [N, out, 2H, 2W]
+def up_stage(in_channels: int, out_channels: int, norm: str) -> UpConvBN:
+    """The paper's u-k: 3x3 transposed conv, stride 2 (doubles H and W), norm, ReLU."""
+    return UpConvBN(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1,
+                    act="relu", norm=norm)
 
 
 class ResnetGenerator(nn.Layer):
@@ -68,7 +52,8 @@ class ResnetGenerator(nn.Layer):
             ConvBN(width, 2 * width, 3, stride=2, padding=1, act="relu", norm=norm),
             ConvBN(2 * width, 4 * width, 3, stride=2, padding=1, act="relu", norm=norm))
         self.blocks = nn.Sequential(*[ResidualBlock(4 * width, norm) for _ in range(n_blocks)])
-        self.up = nn.Sequential(UpConvBN(4 * width, 2 * width, norm), UpConvBN(2 * width, width, norm))
+        self.up = nn.Sequential(up_stage(4 * width, 2 * width, norm),
+                                up_stage(2 * width, width, norm))
         self.head = nn.Sequential(nn.Pad2D(3, mode="reflect"), nn.Conv2D(width, out_channels, 7),
                                   nn.Tanh())
 

@@ -23,7 +23,7 @@ from typing import Any, Optional
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import ConvBN, flatten_batch, make_activation, make_norm2d
+from paddle_gan.blocks import ConvBN, UpConvBN, flatten_batch, make_activation, make_norm2d
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 BASE_SIZE = 4  # side of the generator's first feature map; D stops at this side or below
@@ -50,27 +50,6 @@ def supported_size(native: int) -> int:
     if upsampling_plan(native) is not None:
         return native
     return 32 if native < 64 else 64
-
-
-class UpBlock(nn.Layer):
-    """ConvTranspose2D (no bias) -> BatchNorm -> activation: one generator stage.
-
-    Args:
-        in_channels, out_channels: channel counts.
-        kernel_size, stride, padding: as `paddle.nn.Conv2DTranspose` takes them.
-        act: activation name (see paddle_gan.blocks.make_activation).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 padding: int, act: str = "leaky_relu") -> None:
-        super().__init__()
-        self.conv = nn.Conv2DTranspose(in_channels, out_channels, kernel_size, stride=stride,
-                                       padding=padding, bias_attr=False)
-        self.norm = make_norm2d("batch", out_channels)
-        self.act = make_activation(act)
-
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.act(self.norm(self.conv(x)))  # [N, out, H', W']
 
 
 class DCGANGenerator(nn.Layer):
@@ -115,7 +94,7 @@ class DCGANGenerator(nn.Layer):
                 layers += [nn.Conv2DTranspose(in_ch, out_ch, kernel, stride=stride, padding=pad),
                            nn.Tanh()]
             else:
-                layers.append(UpBlock(in_ch, out_ch, kernel, stride, pad, act))
+                layers.append(UpConvBN(in_ch, out_ch, kernel, stride, pad, act=act, norm="batch"))
             in_ch = out_ch
         self.up = nn.Sequential(*layers)
 
