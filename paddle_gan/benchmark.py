@@ -1,11 +1,10 @@
-"""Training-step benchmark behind `tools/benchmark.py` (issue 7).
+"""Training-step benchmark behind `tools/benchmark.py`.
 
 For every (model, loss, batch size) it times one *iteration* = k discriminator steps + one
 generator step (k from the config; the tool's default is 1) in two loops:
 
-- **bare**: a hand-written Paddle loop on one batch already in memory as a float32 tensor: the
-  same forwards (compiled or not), losses, penalties, clipping and optimizers as the trainer,
-  nothing else;
+- **bare**: the trainer's own D and G step functions (`paddle_gan.train.steps`) called in a
+  plain loop on one batch already in memory as a float32 tensor, nothing else;
 - **suite**: `GanTrainer.fit()` as `tools/train.py` runs it: batches sliced from the data set,
   per-step seeding, the trainer's statistics, logging (VisualDL, progress bar), step callbacks.
 
@@ -85,51 +84,19 @@ def _synchronize(tensor: Any) -> None:
 
 
 # --------------------------------------------------------------------------- the bare loop
-def bare_iteration(trainer: Any, real: Any, cond: Any, g: Optional[Callable] = None,
-                   d: Optional[Callable] = None) -> None:
-    """k discriminator updates and one generator update, written as plainly as Paddle allows.
+def bare_iteration(trainer: Any, real: Any, cond: Any, runtime: Any = None) -> None:
+    """k discriminator updates and one generator update: the trainer's own step functions
+    (`paddle_gan.train.steps`) on one batch already in memory, without the loop around them (no
+    seeding, no statistics, no data handling, no logging). `runtime` replaces the trainer's
+    step runtime (the FLOP counter needs the dynamic-graph forwards)."""
+    from paddle_gan.train.steps import d_step, g_step
 
-    Same forwards (`trainer.g_forward` / `trainer.d_forward` unless `g` / `d` are given), loss,
-    gradient penalty, weight clipping, optimizers and AMP scalers as the trainer; no statistics,
-    no seeding, no data handling.
-    """
-    import paddle
-
-    from paddle_gan.losses import clip_weights, gradient_penalty
-
-    g = g or trainer.g_forward
-    d = d or trainer.d_forward
-    cfg, loss, n = trainer.cfg, trainer.loss, real.shape[0]
-    head = trainer._head
-    joint_cond = None if cond is None else paddle.concat([cond, cond])
-
-    def scores(fake: Any) -> tuple[Any, Any]:
-        if cfg.d_batches == "separate":
-            return head(d(real, cond)), head(d(fake, cond))
-        out = head(d(paddle.concat([real, fake]), joint_cond))
-        return out[:n], out[n:]
-
-    with trainer.step_context():
-        for _ in range(cfg.k):
-            with paddle.no_grad():
-                fake = g(paddle.randn([n, cfg.latent_dim]), cond)
-            real_out, fake_out = scores(fake)
-            d_loss = loss.d_loss(real_out, fake_out, real_label=cfg.label_smoothing)
-            if loss.gradient_penalty:
-                with paddle.amp.auto_cast(enable=False):
-                    d_loss = d_loss + cfg.gp_lambda * gradient_penalty(
-                        lambda x: head(trainer.D(x, cond)), real, fake.astype("float32"))
-            trainer._backward(d_loss, trainer.opt_d, "D")
-            trainer._update(trainer.opt_d, "D")
-            trainer.opt_d.clear_grad()
-            if loss.weight_clipping:
-                clip_weights([p for p in trainer.D.parameters() if p.trainable], cfg.weight_clip)
-        fake = g(paddle.randn([n, cfg.latent_dim]), cond)
-        g_loss = loss.g_loss(scores(fake)[1])
-        trainer._backward(g_loss, trainer.opt_g, "G")
-        trainer._update(trainer.opt_g, "G")
-        trainer.opt_g.clear_grad()
-        trainer.opt_d.clear_grad()
+    runtime = runtime or trainer.runtime
+    args = (trainer.nets, trainer.loss, trainer.settings, runtime, real, cond)
+    with runtime.context():
+        for _ in range(trainer.cfg.k):
+            d_step(*args)
+        g_loss = g_step(*args)["g_loss"]
     _synchronize(g_loss)
 
 
@@ -151,8 +118,9 @@ def iteration_flops(trainer: Any, real: Any, cond: Any) -> Any:
     its layers from forward hooks). Runs one real iteration (it updates the weights)."""
     from paddle_gan.flops import FlopCounter
 
+    dynamic = dataclasses.replace(trainer.runtime, g_forward=None, d_forward=None)
     with FlopCounter({"G": trainer.G, "D": trainer.D}) as counter:
-        bare_iteration(trainer, real, cond, g=trainer.G, d=trainer.D)
+        bare_iteration(trainer, real, cond, dynamic)
     return counter.report
 
 
@@ -220,14 +188,12 @@ class _IterationClock:
 def time_suite(cfg: Any, data: Any, iters: int, warmup: int, sgemm_n: int,
                run_dir: str) -> LoopTiming:
     """`GanTrainer.fit()` for warmup + iters iterations in `run_dir`; times the last `iters`."""
-    from paddle_gan.speed import configure_trainer
     from paddle_gan.train.run import build_trainer
 
     steps = (warmup + iters) * cfg.k
     run_cfg = dataclasses.replace(cfg, max_steps=steps, epochs=max(cfg.epochs, 10 ** 6),
-                                  output=run_dir)
-    trainer = build_trainer(run_cfg, data, run_dir)
-    configure_trainer(trainer, run_cfg, _device(cfg))
+                                  output=run_dir, k_schedule="constant")
+    trainer = build_trainer(run_cfg, data, run_dir, _device(cfg))
     clock = _IterationClock(run_cfg.k)
     trainer.step_callbacks.append(clock)
     sgemm = sgemm_gflops(sgemm_n)
@@ -277,7 +243,6 @@ class BenchRow:
 def benchmark_case(cfg: Any, loops: Sequence[str], iters: int, warmup: int, sgemm_n: int,
                    keep_dir: Optional[str] = None) -> list[BenchRow]:
     """Bench one resolved config in the requested loops; rows in `loops` order."""
-    from paddle_gan.speed import configure_trainer
     from paddle_gan.train.run import build_trainer, prepare_data
 
     if iters < 1 or warmup < 1:
@@ -285,10 +250,10 @@ def benchmark_case(cfg: Any, loops: Sequence[str], iters: int, warmup: int, sgem
     data = prepare_data(cfg)
     scratch = keep_dir or tempfile.mkdtemp(prefix="paddle_gan_bench_")
     try:
-        trainer = build_trainer(cfg, data, os.path.join(scratch, "bare"))
+        trainer = build_trainer(cfg, data, os.path.join(scratch, "bare"), _device(cfg))
         real, cond = batch_tensors(trainer)
         flops = iteration_flops(trainer, real, cond)
-        plan = configure_trainer(trainer, cfg, _device(cfg))
+        plan = trainer.speed
         timings: dict[str, LoopTiming] = {}
         if "bare" in loops:
             timings["bare"] = time_bare(trainer, real, cond, iters, warmup, sgemm_n)

@@ -118,7 +118,7 @@ def one_hot(labels: paddle.Tensor, num_classes: int) -> paddle.Tensor:
     return F.one_hot(labels.astype("int64"), num_classes).astype("float32")
 
 
-# --------------------------------------------------------------------------- MLP stack (issue 4)
+# --------------------------------------------------------------------------- MLP stack
 def make_norm1d(kind: str, features: int) -> nn.Layer:
     """A norm for feature vectors [N, F]: "batch" (BatchNorm1D) or "none".
 

@@ -27,7 +27,7 @@ FORMAT_VERSION = 1
 META_KEY = "__meta__"
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step_(\d{8,})\.npz$")
-#: pickled Paddle files (paddle.save): never unpickled without --trust-checkpoint (issue 8)
+#: pickled Paddle files (paddle.save): never unpickled without --trust-checkpoint
 PICKLE_SUFFIXES = (".pdparams", ".pdopt", ".pkl", ".pickle")
 
 #: An optimizer and the networks whose parameters it updates, by prefix.
@@ -38,7 +38,7 @@ class CorruptCheckpoint(UserError):
     """The file is not a readable checkpoint (truncated, not a zip, missing metadata)."""
 
 
-# reliability (issue 8): the two ways a save can fail; either way nothing already on disk changes.
+# the two ways a save can fail; either way nothing already on disk changes.
 class CheckpointWriteError(RunFailure):
     """Writing failed (disk full, I/O error); the temporary file is removed, older files intact."""
 
@@ -84,7 +84,7 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> the usual permissions (issue 8)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> the usual permissions
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -141,7 +141,7 @@ def save_checkpoint(path: str, modules: dict[str, nn.Layer],
         optimizer_extra[key] = extra
     full_meta = {**meta, "format_version": FORMAT_VERSION, "optimizer_extra": optimizer_extra,
                  "modules": sorted(modules), "optimizers": sorted(optimizers)}
-    # reliability (issue 8): a NaN never gets into a checkpoint (checked before any write) ...
+    # a NaN never gets into a checkpoint (checked before any write) ...
     bad = non_finite_keys(arrays)
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
@@ -158,7 +158,7 @@ def load_checkpoint(path: str) -> Checkpoint:
     """Read a checkpoint without unpickling anything; CorruptCheckpoint if it is damaged."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
-    if path.endswith(PICKLE_SUFFIXES):  # reliability (issue 8): say why, never unpickle
+    if path.endswith(PICKLE_SUFFIXES):  # say why, never unpickle
         raise UserError(f"{path} is a pickled Paddle file, which is never loaded here (unpickling "
                         f"can run code); to start training from it: tools/train.py --init-from "
                         f"{path} --trust-checkpoint")
@@ -246,7 +246,7 @@ def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...
     for path in paths[:max(len(paths) - keep, 0)]:
         if os.path.abspath(path) not in protected:
             os.unlink(path)
-    # reliability (issue 8): a SIGKILL during atomic_write leaves its temporary file behind
+    # a SIGKILL during atomic_write leaves its temporary file behind
     for stale in glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, ".tmp-*")):
         with contextlib.suppress(OSError):
             os.unlink(stale)
@@ -257,7 +257,7 @@ def save_tutorial_weights(run_dir: str, generator: nn.Layer, discriminator: nn.L
     for name, layer in (("generator", generator), ("discriminator", discriminator)):
         path = os.path.join(run_dir, f"{name}.pdparams")
         tmp = path + ".tmp"
-        try:  # reliability (issue 8): a failed write keeps the previous file, leaves no temp file
+        try:  # a failed write keeps the previous file, leaves no temp file
             paddle.save(layer.state_dict(), tmp)
             os.replace(tmp, path)
         except OSError as exc:

@@ -63,7 +63,7 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
-# reliability (issue 8): tools check where they will write before doing any work, so that an
+# tools check where they will write before doing any work, so that an
 # output path that is a folder / under a file / not writable is one line, not a late traceback.
 def _nearest_existing(path: str) -> str:
     path = os.path.abspath(path)

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 import yaml
@@ -27,7 +28,8 @@ class TrainConfig:
 
     # what to train
     model: str = _opt("seed", "network pair from the model registry (seed, dcgan, mlp, toy, ...)")
-    loss: str = _opt("gan", "adversarial loss", ("gan", "minimax", "lsgan", "wgan", "wgangp"))
+    loss: str = _opt("gan", "adversarial loss: a name from paddle_gan.losses.LOSSES (gan, "
+                          "minimax, lsgan, wgan, wgangp)")
     dataset: str = _opt("mnist", "mnist (full, else the embedded subset), mnist5k, cifar10, ...")
     data_dir: Optional[str] = _opt(None, "folder with the data set's files (e.g. MNIST idx files)")
     conditional: bool = _opt(False, "condition G and D on a one-hot class vector")
@@ -37,6 +39,9 @@ class TrainConfig:
     batch_size: int = _opt(64, "images per batch")
     # schedule and optimisation (None = the loss's default from LOSS_DEFAULTS)
     k: Optional[int] = _opt(None, "discriminator steps per generator step (tutorial 3, WGAN 5)")
+    k_schedule: Optional[str] = _opt(None, "constant (k D steps per G step) or wgan (the WGAN "
+                                     "code: 100 D steps for the first 25 G steps and every 500th)",
+                                     ("constant", "wgan"))
     optimizer: Optional[str] = _opt(None, "adam or rmsprop", ("adam", "rmsprop"))
     lr_g: Optional[float] = _opt(None, "generator learning rate")
     lr_d: Optional[float] = _opt(None, "discriminator learning rate")
@@ -70,11 +75,11 @@ class TrainConfig:
     save_every: int = _opt(10, "write a checkpoint every N epochs (the tutorial's 10)")
     keep_checkpoints: int = _opt(3, "how many recent checkpoints to keep")
     progress: bool = _opt(True, "show a progress bar")
-    # model zoo (issue 5)
+    # model zoo
     classes: Optional[str] = _opt(None, "train on these classes only: names or indices, "
                                   "comma-separated (e.g. horse, or 7,horse); CIFAR-10")
     dropout: float = _opt(0.2, "dropout rate after the DCGAN generator's dense block (0 = off)")
-    # CycleGAN (issue 6)
+    # CycleGAN
     lambda_cyc: float = _opt(10.0, "CycleGAN cycle-consistency weight lambda_cyc (paper: 10)")
     lambda_identity: float = _opt(0.5, "CycleGAN identity-loss weight as a fraction of lambda_cyc "
                                        "(paper: 0.5; 0 disables it)")
@@ -85,12 +90,12 @@ class TrainConfig:
                                          "128 px, 9 above)")
     d_layers: Optional[int] = _opt(None, "CycleGAN PatchGAN stride-2 convs (3 = 70x70 patches; "
                                          "default: 3 from 64 px, 2 (34x34) below)")
-    # evaluation (issue 3)
+    # evaluation
     eval_every: Optional[int] = _opt(None, "every N steps log FID/KID/class coverage on a fixed "
                                            "held-out subset (off)")
     keep_best: bool = _opt(False, "with eval_every: keep the lowest-FID checkpoint as "
                                   "checkpoints/best.npz")
-    # 2-D toy GANs (issue 4)
+    # 2-D toy GANs
     depth: int = _opt(3, "hidden layers of the toy model's MLPs (each --width units)")
     g_norm: str = _opt("none", "norm after each hidden layer of the toy generator",
                        ("batch", "none"))
@@ -98,7 +103,7 @@ class TrainConfig:
     frame_every: int = _opt(500, "2-D runs: draw a training frame every N steps (0 = epoch ends)")
     lr_decay: str = _opt("none", "toy model: decay both learning rates to 0 over the run",
                          ("none", "linear", "cosine"))
-    # reliability (issue 8)
+    # reliability
     save_every_steps: Optional[int] = _opt(None, "also write a checkpoint every N steps (off; "
                                                  "for long epochs)")
     init_from: Optional[str] = _opt(None, "start a new run from these weights: a checkpoint .npz "
@@ -106,10 +111,10 @@ class TrainConfig:
                                           "(comma-separated; need --trust-checkpoint)")
     trust_checkpoint: bool = _opt(False, "allow --init-from to unpickle .pdparams files (pickle "
                                          "can run code: only for files you trust)")
-    # VisualDL extras (issue 9)
+    # VisualDL extras
     histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
                                      "gradients every N steps (0 = off)")
-    # speed (issue 7)
+    # speed
     onednn: Optional[bool] = _opt(None, "CPU: run the Conv2D layers on oneDNN kernels (default: "
                                         "on when they cost >= 10 MFLOP per sample, e.g. the seed "
                                         "model at width >= 12)")
@@ -118,31 +123,37 @@ class TrainConfig:
                             "build has none, so on CPU it is reported and ignored)")
 
 
-#: Paper / tutorial defaults per loss; `resolve` fills every None field from here.
-LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
-    # The tutorial: Adam(2e-4, 0.5, 0.999) for both nets, D every batch and G every 3rd.
-    "gan": dict(k=3, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
-                d_norm="batch"),
-    "minimax": dict(k=3, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
-                    d_norm="batch"),
-    "lsgan": dict(k=3, optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
-                  d_norm="batch"),
-    # WGAN paper: RMSProp 5e-5, clipping 0.01, n_critic 5.
-    "wgan": dict(k=5, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, weight_clip=0.01,
-                 d_norm="batch"),
-    # WGAN-GP with the seed's settings: n_critic 5, lambda 10, Adam(1e-4, 0.5, 0.999); no BN in
-    # the critic (the penalty is per sample).
-    "wgangp": dict(k=5, optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.999,
-                   gp_lambda=10.0, d_norm="none"),
-}
-_FALLBACKS = dict(beta1=0.5, beta2=0.999, weight_clip=0.01, gp_lambda=10.0)
+class _LossDefaults(Mapping):
+    """Loss name -> its default settings, read from `paddle_gan.losses.LOSSES` on every access
+    (so a loss registered later, e.g. by a test, is known here too)."""
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        from paddle_gan.losses import LOSSES
+
+        return dict(LOSSES[name].defaults)
+
+    def __iter__(self):
+        from paddle_gan.losses import LOSSES
+
+        return iter(LOSSES)
+
+    def __len__(self) -> int:
+        from paddle_gan.losses import LOSSES
+
+        return len(LOSSES)
+
+
+#: Paper / tutorial defaults per loss (each LOSSES entry carries its own); `resolve` fills every
+#: None field from here.
+LOSS_DEFAULTS: Mapping[str, dict[str, Any]] = _LossDefaults()
+_FALLBACKS = dict(beta1=0.5, beta2=0.999, weight_clip=0.01, gp_lambda=10.0, k_schedule="constant")
 
 #: Keys that define the networks and objective: `--resume` refuses when any of them changed.
 ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent_dim",
                      "activation", "d_norm", "d_head", "image_size",
-                     "classes",  # classes: model zoo (issue 5)
-                     "n_blocks", "d_layers",  # CycleGAN (issue 6)
-                     "depth", "g_norm")  # 2-D toy GANs (issue 4)
+                     "classes",  # classes: model zoo
+                     "n_blocks", "d_layers",  # CycleGAN
+                     "depth", "g_norm")  # 2-D toy GANs
 
 
 def config_fields() -> dict[str, dataclasses.Field]:
@@ -216,36 +227,41 @@ def _cyclegan_defaults(given: dict[str, Any]) -> dict[str, Any]:
                 **({"batch_size": 1} if dataset == "unpaired" else {}))
 
 
-#: Per-model defaults (CycleGAN, issue 6): model -> fn(given values) -> {key: default}; applied
+#: Per-model defaults (CycleGAN): model -> fn(given values) -> {key: default}; applied
 #: by make_config to keys that neither the YAML file nor a flag set (before LOSS_DEFAULTS).
 MODEL_DEFAULTS: dict[str, Any] = {"cyclegan": _cyclegan_defaults}
 
 
 def _toy_defaults(given: dict[str, Any]) -> dict[str, Any]:
-    """2-D toy GANs (issue 4): ReLU MLPs that judge one point (no norm in D), latent 2, batch
+    """2-D toy GANs: ReLU MLPs that judge one point (no norm in D), latent 2, batch
     256, the ring, 25,000 generator iterations (max_steps = 25,000 k) with linearly decaying
     learning rates, few host syncs; D every step for the BCE / least-squares losses (k 5 for the
     Wasserstein critics); optimiser settings tuned on the benchmark (docs/toy2d.md)."""
-    loss = given.get("loss", TrainConfig.loss)
-    k = given.get("k") or (5 if loss in ("wgan", "wgangp") else 1)
+    from paddle_gan.losses import LOSSES
+
+    spec = LOSSES.get(given.get("loss", TrainConfig.loss))
+    clipped = spec is not None and spec.weight_clipping
+    penalised = spec is not None and spec.gradient_penalty
+    k = given.get("k") or (5 if clipped or penalised else 1)
     out: dict[str, Any] = dict(dataset="ring", d_norm="none", activation="relu", latent_dim=2,
-                               batch_size=256, k=k, max_steps=25_000 * k, epochs=100_000,
-                               lr_decay="linear", scalar_every=100, log_every=1000, save_every=20)
-    if loss in ("gan", "minimax", "lsgan"):
-        out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9)
-    elif loss == "wgangp":  # lambda 0.1: the WGAN-GP authors' setting for their toy tasks
+                               batch_size=256, k=k, k_schedule="constant", max_steps=25_000 * k,
+                               epochs=100_000, lr_decay="linear", scalar_every=100,
+                               log_every=1000, save_every=20)
+    if penalised:  # lambda 0.1: the WGAN-GP authors' setting for their toy tasks
         out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9, gp_lambda=0.1)
+    elif not clipped:  # the classifier losses (BCE, least squares, ...)
+        out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9)
     return out
 
 
-MODEL_DEFAULTS["toy"] = _toy_defaults  # 2-D toy GANs (issue 4)
+MODEL_DEFAULTS["toy"] = _toy_defaults  # 2-D toy GANs
 
 
 def make_config(overrides: dict[str, Any], config_file: Optional[str] = None) -> TrainConfig:
     """Defaults < YAML file < overrides (already typed, e.g. from argparse), then `resolve`."""
     values = load_yaml(config_file) if config_file else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    # Per-model defaults (CycleGAN, issue 6): only for keys neither the file nor a flag set.
+    # Per-model defaults (CycleGAN): only for keys neither the file nor a flag set.
     model_defaults = MODEL_DEFAULTS.get(values.get("model", TrainConfig.model))
     for key, value in (model_defaults(values) if model_defaults else {}).items():
         values.setdefault(key, value)
@@ -296,13 +312,13 @@ def validate(cfg: TrainConfig) -> None:
             raise UserError(f"{name}: must be in [0, 1), got {value}")
     if not 0.0 < cfg.label_smoothing <= 1.0:
         raise UserError(f"label_smoothing: must be in (0, 1], got {cfg.label_smoothing}")
-    # model zoo (issue 5)
+    # model zoo
     if not 0.0 <= cfg.dropout < 1.0:
         raise UserError(f"dropout: must be in [0, 1), got {cfg.dropout}")
     if cfg.classes is not None and not [c for c in cfg.classes.split(",") if c.strip()]:
         raise UserError(f"classes: give class names or indices, e.g. horse or 7,horse; "
                         f"got {cfg.classes!r}")
-    # CycleGAN (issue 6)
+    # CycleGAN
     for name in ("lambda_cyc", "lambda_identity", "pool_size", "decay_epochs"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 0:
             raise UserError(f"{name}: must be non-negative, got {getattr(cfg, name)}")
@@ -310,23 +326,23 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"n_blocks: must be at least 1, got {cfg.n_blocks}")
     if cfg.d_layers is not None and not 1 <= cfg.d_layers <= 6:
         raise UserError(f"d_layers: must be in 1..6, got {cfg.d_layers}")
-    # evaluation (issue 3)
+    # evaluation
     if cfg.eval_every is not None and cfg.eval_every < 1:
         raise UserError(f"eval_every: must be at least 1, got {cfg.eval_every}")
     if cfg.keep_best and not cfg.eval_every:
         raise UserError("keep_best: needs eval_every (the best checkpoint is chosen at evaluations)")
-    # 2-D toy GANs (issue 4)
+    # 2-D toy GANs
     for name in ("depth", "num_points"):
         if getattr(cfg, name) < 1:
             raise UserError(f"{name}: must be at least 1, got {getattr(cfg, name)}")
     if cfg.frame_every < 0:
         raise UserError(f"frame_every: must be non-negative, got {cfg.frame_every}")
-    # reliability (issue 8)
+    # reliability
     if cfg.save_every_steps is not None and cfg.save_every_steps < 1:
         raise UserError(f"save_every_steps: must be at least 1, got {cfg.save_every_steps}")
     if cfg.init_from is not None and not cfg.init_from.strip(","):
         raise UserError("init_from: give a checkpoint, run folder or .pdparams file")
-    # VisualDL extras (issue 9)
+    # VisualDL extras
     if cfg.histogram_every < 0:
         raise UserError(f"histogram_every: must be non-negative (0 = off), "
                         f"got {cfg.histogram_every}")

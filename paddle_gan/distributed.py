@@ -1,4 +1,4 @@
-"""Multi-process data parallel training (issue 7).
+"""Multi-process data parallel training.
 
 `python -m paddle.distributed.launch --nproc_per_node N tools/train.py ...` starts N copies of
 the tool; the launcher tells each its rank through environment variables (PADDLE_TRAINER_ID,
@@ -50,6 +50,23 @@ class ParallelContext:
     def default_threads(self, cores: int) -> int:
         """CPU threads per process when the user gave none: the node's cores shared out."""
         return max(1, cores // max(1, self.local_world))
+
+    def shard_batches(self, batches: Any) -> Any:
+        """This process's share of every batch (the batches themselves in a one-process run)."""
+        return ShardedBatches(batches, self.rank, self.world) if self.active else batches
+
+    def step_callbacks(self, networks: list[Any]) -> list[Any]:
+        """Per-step callbacks a data-parallel run needs: the batch-norm statistics sync."""
+        return [buffer_sync(networks, self.world)] if self.active else []
+
+    def wrap(self, layer: Any) -> Any:
+        """The forward a step calls for `layer`: a `paddle.DataParallel` wrapper (gradients
+        averaged over the processes) when there is more than one process, else None."""
+        if not self.active:
+            return None
+        import paddle
+
+        return paddle.DataParallel(layer)
 
 
 def launch_context(environ: Optional[dict[str, str]] = None) -> ParallelContext:
@@ -140,25 +157,3 @@ def buffer_sync(networks: list[Any], world: int):
                 offset += size
 
     return sync
-
-
-def make_data_parallel(trainer: Any, ctx: ParallelContext) -> None:
-    """Turn a GanTrainer into this process's part of a data-parallel run (see module doc)."""
-    if not ctx.active:
-        return
-    import paddle
-
-    trainer.batches = ShardedBatches(trainer.batches, ctx.rank, ctx.world)
-    trainer.shard = (ctx.rank, ctx.world)
-    trainer.g_forward = paddle.DataParallel(trainer.G)
-    trainer.d_forward = paddle.DataParallel(trainer.D)
-    sync = buffer_sync([trainer.G, trainer.D], ctx.world)
-    if ctx.is_writer:
-        trainer.step_callbacks.insert(0, sync)
-        return
-    trainer.writes_files = False
-    trainer.monitor = NullMonitor()
-    trainer._snapshot = lambda *args: None
-    trainer.evaluator = None
-    trainer.histograms = None
-    trainer.step_callbacks = [sync]

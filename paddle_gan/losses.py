@@ -4,12 +4,13 @@ Every discriminator in the suite returns raw scores (logits). Each loss decides 
 the BCE losses use the numerically safe with-logits form (no log of a saturated sigmoid, the
 problem the tutorial hit), the least-squares and Wasserstein losses use the scores as they are.
 
-A new loss = a d_loss, a g_loss, one LOSSES entry and one value test.
+A new loss = a d_loss, a g_loss, one LOSSES entry (carrying its default settings) and one value
+test; the command line's choices, the config's validation and the defaults table read LOSSES.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import paddle
 import paddle.nn.functional as F
@@ -102,21 +103,39 @@ class LossSpec:
     weight_clipping: bool = False  # clip the critic's weights after each critic step
     gradient_penalty: bool = False  # add lambda * gradient_penalty to the critic's loss
     summary: str = ""
+    #: the paper's / tutorial's settings: config keys left unset are filled from here
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: The tutorial's optimiser for both nets: Adam(2e-4, 0.5, 0.999) (the DCGAN paper's settings).
+TUTORIAL_ADAM = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999)
 
 
 LOSSES: dict[str, LossSpec] = {
+    # The tutorial: D every batch and G every 3rd, batch norm in D.
     "gan": LossSpec("gan", bce_d_loss, nonsaturating_g_loss, probability_score,
-                    summary="BCE on logits, non-saturating generator loss -log D(G(z))"),
+                    summary="BCE on logits, non-saturating generator loss -log D(G(z))",
+                    defaults=dict(k=3, d_norm="batch", **TUTORIAL_ADAM)),
     "minimax": LossSpec("minimax", bce_d_loss, minimax_g_loss, probability_score,
-                        summary="BCE on logits, generator minimises log(1 - D(G(z)))"),
+                        summary="BCE on logits, generator minimises log(1 - D(G(z)))",
+                        defaults=dict(k=3, d_norm="batch", **TUTORIAL_ADAM)),
     "lsgan": LossSpec("lsgan", lsgan_d_loss, lsgan_g_loss, mean_score,
-                      summary="least squares (MSE), targets real 1 / fake 0, generator 1"),
+                      summary="least squares (MSE), targets real 1 / fake 0, generator 1",
+                      defaults=dict(k=3, d_norm="batch", **TUTORIAL_ADAM)),
+    # The WGAN paper and reference code: RMSProp 5e-5, clipping 0.01, n_critic 5 with 100 critic
+    # steps for the first 25 generator steps and every 500th.
     "wgan": LossSpec("wgan", wasserstein_d_loss, wasserstein_g_loss, mean_score,
                      weight_clipping=True,
-                     summary="Wasserstein critic with weight clipping"),
+                     summary="Wasserstein critic with weight clipping",
+                     defaults=dict(k=5, k_schedule="wgan", optimizer="rmsprop", lr_g=5e-5,
+                                   lr_d=5e-5, weight_clip=0.01, d_norm="batch")),
+    # WGAN-GP with the seed article's settings: n_critic 5, lambda 10, Adam(1e-4, 0.5, 0.999);
+    # no batch norm in the critic (the penalty is per sample).
     "wgangp": LossSpec("wgangp", wasserstein_d_loss, wasserstein_g_loss, mean_score,
                        gradient_penalty=True,
-                       summary="Wasserstein critic with gradient penalty"),
+                       summary="Wasserstein critic with gradient penalty",
+                       defaults=dict(k=5, optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.5,
+                                     beta2=0.999, gp_lambda=10.0, d_norm="none")),
 }
 
 

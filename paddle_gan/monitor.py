@@ -30,7 +30,7 @@ class RunMonitor:
         self.run_dir = run_dir
         self.writer = LogWriter(logdir=os.path.join(run_dir, VISUALDL_DIR))
         self.log_path = os.path.join(run_dir, TRAIN_LOG)
-        self.scalar_tags: set[str] = set()  # VisualDL extras (issue 9): the HParams metrics
+        self.scalar_tags: set[str] = set()  # VisualDL extras: the HParams metrics
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -48,7 +48,7 @@ class RunMonitor:
         """A uint8 [H, W, 3] picture to VisualDL."""
         self.writer.add_image(tag=tag, img=picture, step=step, dataformats="HWC")
 
-    # VisualDL extras (issue 9): histograms, hyper-parameters, flushing --------------------
+    # VisualDL extras: histograms, hyper-parameters, flushing --------------------
     def histogram(self, tag: str, step: int, values: np.ndarray, buckets: int = 30) -> None:
         """A histogram of `values` (any shape) to VisualDL's Histogram tab."""
         self.writer.add_histogram(tag=tag, values=np.asarray(values, dtype=np.float64).ravel(),

@@ -23,10 +23,24 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or what the platform module knows elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def configure_cpu_env() -> None:
     """Set the MKL CPU-type variable unless the user already chose a value."""
     os.environ.setdefault(MKL_CPU_TYPE_VARIABLE, MKL_CPU_TYPE_VALUE)
-    # speed (issue 7): Paddle's C++ INFO lines ("New Executor is Running", "oneDNN v3.6.2", the
+    # speed: Paddle's C++ INFO lines ("New Executor is Running", "oneDNN v3.6.2", the
     # launcher's store) are not for users; warnings and errors still show
     os.environ.setdefault("GLOG_minloglevel", "1")
     silence_paddle_notices()

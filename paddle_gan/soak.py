@@ -1,4 +1,4 @@
-"""Soak test (issue 8): many steps of a small model with logging every step, watching memory and
+"""Soak test: many steps of a small model with logging every step, watching memory and
 the size of what the run writes (behind `tools/soak.py`).
 
 Every `sample_every` steps the process's resident memory (RSS), the VisualDL folder's size and
@@ -153,10 +153,10 @@ def run_soak(cfg: Any, sample_every: int = 100, warmup: int = 1000,
     from paddle_gan.train.run import build_trainer, prepare_data
 
     data = prepare_data(cfg)
-    trainer = build_trainer(cfg, data, cfg.output)
     os.makedirs(cfg.output, exist_ok=True)
+    trainer = build_trainer(cfg, data, cfg.output,
+                            monitor=FileMonitor(cfg.output, cfg.max_steps or 0))
     total = trainer.total_steps()
-    trainer.monitor = FileMonitor(cfg.output, total)
     result = SoakResult(total, warmup)
     start = time.perf_counter()
 

@@ -1,4 +1,7 @@
-"""Speed options of the GAN trainer (issue 7): oneDNN convolutions, compiled forwards, AMP.
+"""Speed options of the training steps: oneDNN convolutions, compiled forwards, AMP.
+
+The options become a `StepRuntime` (`build_step_runtime`) that the trainer receives when it is
+built; nothing here changes a trainer.
 
 - **oneDNN** (CPU): Paddle's dynamic graph always runs its own convolution (im2col + MKL sgemm,
   one sample at a time); oneDNN's direct convolutions (forward and both backward passes) are
@@ -37,6 +40,8 @@ from typing import Any, Callable, Iterator, Optional
 
 import paddle
 import paddle.nn as nn
+
+from paddle_gan.train.steps import StepRuntime
 
 ONEDNN_FLAG = "FLAGS_use_onednn"
 #: below this many convolution FLOPs per sample (seed model: width < 12) oneDNN's per-call
@@ -220,8 +225,8 @@ class CompiledConv:
     forward hooks (the FLOP counter), DataParallel and state dicts see the same layer. One
     program per grad mode (see the module docstring); `dynamic` is the original forward.
     Paddle lowers a program's backward when `backward()` first reaches it, reading
-    `FLAGS_use_onednn` then: the backward must run inside `onednn_flag(True)` too (the trainer's
-    `step_context`), or the gradients are computed by Paddle's own, slower kernels.
+    `FLAGS_use_onednn` then: the backward must run inside `onednn_flag(True)` too (the step
+    runtime's `context`), or the gradients are computed by Paddle's own, slower kernels.
     """
 
     def __init__(self, layer: nn.Layer) -> None:
@@ -260,60 +265,53 @@ def restore_convolutions(net: nn.Layer) -> None:
             del layer.forward
 
 
-def apply_speed(trainer: Any, plan: SpeedPlan) -> None:
-    """Install the plan on a GanTrainer: oneDNN convolutions, compiled forwards, AMP.
+def build_step_runtime(plan: SpeedPlan, generator: nn.Layer, discriminator: nn.Layer,
+                       parallel: Any = None) -> StepRuntime:
+    """The StepRuntime that carries out `plan` (and a data-parallel launch) for these networks.
 
-    The gradient penalty's critic pass keeps the dynamic D: GanTrainer calls `trainer.D` there,
+    oneDNN convolutions are installed on the networks' `Conv2D` layers (their parameters and
+    state dicts are unchanged); the gradient penalty's critic pass always calls D's own forward,
     and `plan.onednn_d` is off under a penalty.
     """
-    trainer.speed = plan
     if plan.onednn_g:
-        compile_convolutions(trainer.G)
+        compile_convolutions(generator)
     if plan.onednn_d:
-        compile_convolutions(trainer.D)
+        compile_convolutions(discriminator)
+    context: Callable[[], Any] = contextlib.nullcontext
+    scalers: dict[str, Any] = {}
     if plan.onednn:  # Paddle builds a program's backward at the first backward(): flag on then
-        trainer.step_context = lambda: onednn_flag(True)
-    if plan.compile:
-        trainer.g_forward = CompiledForward(trainer.G)
-        trainer.d_forward = CompiledForward(trainer.D)
+        context = lambda: onednn_flag(True)  # noqa: E731
     if plan.amp:
-        trainer.step_context = lambda: paddle.amp.auto_cast(enable=True, level="O1",
-                                                            dtype="float16")
-        trainer.scalers = {"D": paddle.amp.GradScaler(), "G": paddle.amp.GradScaler()}
+        context = lambda: paddle.amp.auto_cast(enable=True, level="O1",  # noqa: E731
+                                               dtype="float16")
+        scalers = {"D": paddle.amp.GradScaler(), "G": paddle.amp.GradScaler()}
+    g_forward = d_forward = None
+    shard = (0, 1)
+    if parallel is not None and parallel.active:
+        g_forward, d_forward = parallel.wrap(generator), parallel.wrap(discriminator)
+        shard = (parallel.rank, parallel.world)
+    elif plan.compile:
+        g_forward, d_forward = CompiledForward(generator), CompiledForward(discriminator)
+    return StepRuntime(g_forward=g_forward, d_forward=d_forward, context=context,
+                       scalers=scalers, shard=shard)
 
 
-def uses_standard_steps(trainer: Any) -> bool:
-    """True when the trainer runs GanTrainer's own D and G steps (the compiled paths hook into
-    those); a model's own trainer that replaces them (CycleGAN) keeps its dynamic forwards."""
-    from paddle_gan.train.gan import GanTrainer
+def plan_run(cfg: Any, device: str, trainer_class: Any, generator: nn.Layer,
+             discriminator: nn.Layer, gradient_penalty: bool, parallel: Any = None,
+             num_classes: int = 0) -> tuple[SpeedPlan, StepRuntime]:
+    """The speed plan of a run and the StepRuntime to build its trainer with.
 
-    cls = type(trainer)
-    return isinstance(trainer, GanTrainer) and all(
-        getattr(cls, name) is getattr(GanTrainer, name)
-        for name in ("d_step", "g_step", "discriminate"))
-
-
-def configure_trainer(trainer: Any, cfg: Any, device: str, parallel: Any = None) -> SpeedPlan:
-    """Data parallel (when launched so) and the speed options for a built trainer.
-
-    Returns the plan; its `summary()` lines say what was chosen. Must run before `fit`.
+    Raises UserError when a data-parallel launch meets a trainer that cannot run one.
     """
-    from paddle_gan.distributed import make_data_parallel
-
     distributed = parallel is not None and parallel.active
-    standard = uses_standard_steps(trainer)
-    if distributed:
-        if not standard:
-            from paddle_gan.errors import UserError
+    standard = bool(getattr(trainer_class, "compiles_forwards", False))
+    if distributed and not standard:
+        from paddle_gan.errors import UserError
 
-            raise UserError(f"model {cfg.model!r} has its own trainer, which does not support "
-                            f"multi-process data parallel; run it in one process")
-        make_data_parallel(trainer, parallel)
-    num_classes = getattr(trainer, "num_classes", 0)
-    plan = plan_speed(cfg, device, trainer.G, trainer.D, standard_trainer=standard,
-                      distributed=distributed,
-                      gradient_penalty=bool(getattr(trainer.loss, "gradient_penalty", False)),
-                      latent_dim=getattr(trainer.G, "latent_dim", cfg.latent_dim),
+        raise UserError(f"model {cfg.model!r} has its own trainer, which does not support "
+                        f"multi-process data parallel; run it in one process")
+    plan = plan_speed(cfg, device, generator, discriminator, standard_trainer=standard,
+                      distributed=distributed, gradient_penalty=gradient_penalty,
+                      latent_dim=getattr(generator, "latent_dim", cfg.latent_dim),
                       num_classes=num_classes)
-    apply_speed(trainer, plan)
-    return plan
+    return plan, build_step_runtime(plan, generator, discriminator, parallel)

@@ -5,8 +5,8 @@ VisualDL (image tag "frames"); at the end of a run the frames on disk become one
 samples/training.gif (a resumed run's GIF covers the whole run). Conditional runs colour the
 generated points by class, and the heat map shows D's output averaged over the classes.
 
-`PointFrames` is the snapshot writer for samples of rank 2 (points [N, D]); importing this
-module registers it in `paddle_gan.train.snapshots.SNAPSHOT_WRITERS`.
+`PointFrames` is the snapshot writer for samples of rank 2 (points [N, D]), chosen by
+`paddle_gan.train.snapshots.make_snapshot_writer`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from paddle_gan.errors import UserError
-from paddle_gan.train.snapshots import SAMPLES_DIR, SNAPSHOT_WRITERS
+from paddle_gan.train.snapshots import SAMPLES_DIR
 
 FRAME_PATTERN = "frame_{step:08d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d{8,})\.png$")
@@ -109,7 +109,7 @@ def draw_frame(real: np.ndarray, fake: np.ndarray, heat: Optional[np.ndarray],
     ax.legend(loc="upper right", fontsize=6, markerscale=3, framealpha=0.7)
     canvas.draw()
     picture = np.asarray(canvas.buffer_rgba())[..., :3].copy()
-    # reliability (issue 8): a Figure is a web of reference cycles, and in a process holding
+    # a Figure is a web of reference cycles, and in a process holding
     # Paddle's ~10^5 long-lived objects the cyclic GC's full passes are rare, so every frame's
     # figure lingered: RSS grew ~1.8 MB per 1,000 steps in tools/soak.py (flat with this line).
     gc.collect()
@@ -257,4 +257,3 @@ def _target_bounds(dataset: str, samples: np.ndarray) -> tuple[float, float, flo
         return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
 
 
-SNAPSHOT_WRITERS[2] = PointFrames

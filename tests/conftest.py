@@ -31,7 +31,8 @@ def tiny_config(tmp_path, **overrides):
     from paddle_gan.config import make_config
 
     values = dict(dataset="mnist5k", width=8, batch_size=8, epochs=1, max_steps=6, k=2,
-                  output=str(tmp_path / "run"), progress=False, log_every=2, seed=3)
+                  k_schedule="constant", output=str(tmp_path / "run"), progress=False,
+                  log_every=2, seed=3)
     values.update(overrides)
     return make_config(values)
 

@@ -1,4 +1,4 @@
-"""Test helper (issue 7), started by `paddle.distributed.launch` in tests/test_distributed.py:
+"""Test helper, started by `paddle.distributed.launch` in tests/test_distributed.py:
 runs `tools/train.py` with the given arguments in this process and, when training has finished,
 writes this rank's parameters and buffers to $DP_DUMP_DIR/rank<r>.npz so that the test can
 compare the ranks."""

@@ -87,7 +87,7 @@ ROWS = [
     Row("train save every zero steps", "train", ["--save-every-steps", "0", "--output", "{out}"],
         "save_every_steps: must be at least 1, got 0"),
     Row("train unknown loss", "train", ["--loss", "hinge", "--output", "{out}"],
-        "argument --loss: invalid choice: 'hinge'"),
+        "loss: unknown value 'hinge'; choose from gan, minimax, lsgan, wgan, wgangp"),
     Row("train unknown model", "train", ["--model", "nope", "--output", "{out}"],
         "model: unknown value 'nope'"),
     Row("train unknown data set", "train", ["--dataset", "imagenet", "--output", "{out}"],

@@ -1,4 +1,4 @@
-"""The FLOP counter against hand-computed values; tools/benchmark.py at a tiny size (issue 7)."""
+"""The FLOP counter against hand-computed values; tools/benchmark.py at a tiny size."""
 import json
 
 import paddle

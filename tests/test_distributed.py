@@ -1,4 +1,4 @@
-"""Multi-process data parallel on CPU (issue 7): `paddle.distributed.launch --nproc_per_node 2
+"""Multi-process data parallel on CPU: `paddle.distributed.launch --nproc_per_node 2
 tools/train.py` (gloo), identical replicas, one set of outputs, checkpoints moving between 2 and
 1 processes; and the pieces (launcher environment, batch sharding) by hand."""
 import glob

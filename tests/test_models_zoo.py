@@ -26,7 +26,7 @@ SHAPES = ((1, 28, 28), (3, 32, 32))
 
 
 def _cfg(**values):
-    base = dict(model="dcgan", width=4, batch_size=8, k=1, progress=False)
+    base = dict(model="dcgan", width=4, batch_size=8, k=1, k_schedule="constant", progress=False)
     base.update(values)
     return make_config(base)
 
@@ -163,8 +163,11 @@ def test_wgan_clipping_bounds_every_critic_weight(model, tmp_path):
     trainer = GanTrainer(cfg, LOSSES["wgan"], G, D, data, str(tmp_path))
     trainer.train_step(data.samples[:8], data.labels[:8])
     values = np.concatenate([p.numpy().ravel() for p in weights])
-    assert np.abs(values).max() <= 0.01 + 1e-9
-    assert np.isclose(np.abs(values), 0.01).mean() > 0.9  # the clip was active
+    # clipped before the critic's update (the reference code's order), so at most one RMSProp
+    # step (~10 lr on a first step, rho 0.99) outside the box afterwards
+    step = 10 * cfg.lr_d * 1.01
+    assert np.abs(values).max() <= 0.01 + step
+    assert (np.abs(np.abs(values) - 0.01) <= step).mean() > 0.9  # the clip was active
 
 
 class Recorder(nn.Layer):

@@ -1,4 +1,4 @@
-"""Nothing lost, nothing executed (issue 8): exact resume after SIGKILL, interrupts, the NaN stop,
+"""Nothing lost, nothing executed: exact resume after SIGKILL, interrupts, the NaN stop,
 the corrupt-newest fallback, failing writes, and pickles that are never opened untrusted.
 
 The command-line tests run tools/train.py as a user does (subprocesses, the seed model at width 4

@@ -1,4 +1,4 @@
-"""Speed options (issue 7): compiled forwards (to_static, oneDNN) against the dynamic graph, the
+"""Speed options: compiled forwards (to_static, oneDNN) against the dynamic graph, the
 automatic choices, AMP's CPU behaviour, and the CPU defaults a run reports."""
 import numpy as np
 import paddle
@@ -75,12 +75,11 @@ class _Dynamic:
 
 
 def _train(make_tiny_config, steps=4, **overrides):
-    from paddle_gan.speed import configure_trainer
     from paddle_gan.train.run import build_trainer, prepare_data
 
     cfg = make_tiny_config(**overrides)
-    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
-    plan = configure_trainer(trainer, cfg, "cpu")
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output, "cpu")
+    plan = trainer.speed
     losses = []
     for index, samples, labels in trainer.batches.epoch(0):
         if index >= steps:

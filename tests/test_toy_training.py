@@ -144,9 +144,9 @@ def test_one_training_step_updates_both_networks(tmp_path, loss):
     # every weight matrix of D moved (a Wasserstein critic's output bias has zero gradient)
     assert all(not np.array_equal(a, b) for a, b in zip(d0, params(trainer.D)) if a.ndim == 2)
     assert any(not np.array_equal(a, b) for a, b in zip(g0, params(trainer.G)))
-    if loss == "wgan":
+    if loss == "wgan":  # clipped before the update: at most one RMSProp step outside
         assert max(float(paddle.abs(p).max()) for p in trainer.D.parameters()) \
-            <= cfg.weight_clip + 1e-7
+            <= cfg.weight_clip + 10 * cfg.lr_d * 1.01
 
 
 def test_conditional_step_feeds_the_class_to_both_networks(tmp_path):
@@ -285,7 +285,7 @@ def test_benchmark_run_budget_counts_generator_iterations(tmp_path):
 
 # --------------------------------------------------------------------------- toy trainer
 def test_lr_factor_schedules():
-    from paddle_gan.train.toy import lr_factor
+    from paddle_gan.train.schedule import lr_factor
 
     assert [lr_factor("linear", s, 4) for s in range(5)] == [1.0, 0.75, 0.5, 0.25, 0.0]
     assert lr_factor("cosine", 1, 4) == pytest.approx((1 + np.cos(np.pi / 4)) / 2)
@@ -300,25 +300,6 @@ def test_decayed_learning_rates_follow_the_step(tmp_path):
     # the last step (index 3 of 4) ran at factor 1 - 3/4
     assert trainer.opt_g.get_lr() == pytest.approx(2.5e-4)
     assert trainer.opt_d.get_lr() == pytest.approx(1e-3)
-
-
-def test_generator_step_without_the_real_batch_is_the_same_update(tmp_path):
-    """With a per-point D the real batch cannot change D(fake): the toy trainer's G step
-    (fakes only) gives exactly the standard trainer's update."""
-    from paddle_gan.train.gan import GanTrainer
-
-    cfg = toy_config(tmp_path)
-    data = prepare_data(cfg)
-    updated = []
-    for cls in (GanTrainer, None):
-        trainer = build_trainer(cfg, data, cfg.output)  # same seed: same initial weights
-        step = cls.g_step if cls else trainer.g_step
-        real = paddle.to_tensor(data.samples[:16])
-        paddle.seed(5)
-        step(trainer, real, None) if cls else step(real, None)
-        updated.append(params(trainer.G))
-    for a, b in zip(*updated):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_benchmark_reuses_a_finished_run_only_with_the_same_settings(tmp_path):

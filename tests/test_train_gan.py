@@ -12,6 +12,7 @@ from paddle_gan.errors import RunFailure, UserError
 from paddle_gan.losses import LOSSES
 from paddle_gan.train.gan import Interrupted
 from paddle_gan.train.run import build_trainer, prepare_data, run_training
+from paddle_gan.train.steps import discriminate
 
 
 def read_scalars(run_dir, tag):
@@ -38,21 +39,8 @@ def test_every_loss_trains_a_few_steps(make_tiny_config, loss, capsys):
     assert os.path.exists(os.path.join(run, "generator.pdparams"))
     records = [json.loads(line) for line in open(os.path.join(run, "train_log.jsonl"))]
     assert [r["step"] for r in records] == [2, 4, 6]
-    assert "d_loss 0." in capsys.readouterr().out or True
-
-
-def test_wgan_clipping_bounds_the_critic_after_training(make_tiny_config):
-    cfg = make_tiny_config(loss="wgan", weight_clip=0.02, max_steps=3)
-    data = prepare_data(cfg)
-    trainer = build_trainer(cfg, data, cfg.output)
-    trainer.fit()
-    trainable = [p for p in trainer.D.parameters() if p.trainable]
-    for p in trainable:
-        assert float(np.abs(p.numpy()).max()) <= 0.02 + 1e-7
-    # BatchNorm's running variance is a (non-trainable) parameter in Paddle: it must NOT be
-    # clipped, or the critic breaks in eval mode.
-    variances = [p for n, p in trainer.D.named_parameters() if n.endswith("_variance")]
-    assert variances and max(float(v.numpy().max()) for v in variances) > 0.5
+    summary = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch 0 batch 6 step 6: ")]
+    assert len(summary) == 1 and "d_loss " in summary[0] and "real_score " in summary[0]
 
 
 def test_joint_batch_lets_a_batch_norm_discriminator_see_batch_statistics(make_tiny_config):
@@ -65,10 +53,10 @@ def test_joint_batch_lets_a_batch_norm_discriminator_see_batch_statistics(make_t
     trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
     real = paddle.to_tensor(trainer.data.samples[:16])
     shifted = real * 2.0 + 0.5
-    sep_real, sep_shifted = trainer.discriminate(real, shifted, None)
+    settings = trainer.settings
+    sep_real, sep_shifted = discriminate(trainer.D, real, shifted, None, settings, joint=False)
     np.testing.assert_allclose(sep_real.numpy(), sep_shifted.numpy(), rtol=1e-3, atol=1e-3)
-    trainer.cfg.d_batches = "joint"
-    joint_real, joint_shifted = trainer.discriminate(real, shifted, None)
+    joint_real, joint_shifted = discriminate(trainer.D, real, shifted, None, settings, joint=True)
     assert np.abs(joint_real.numpy() - joint_shifted.numpy()).max() > 0.1
 
 

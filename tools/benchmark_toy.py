@@ -40,7 +40,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.iterations < 1 or args.threads < 1:
         parser.error("--seeds, --iterations and --threads must be at least 1")
-    # reliability (issue 8): output paths are checked before hours of runs, not at the end
+    # output paths are checked before hours of runs, not at the end
     check_output_dir(args.output, "--output")
     if args.json:
         check_output_file(args.json, "--json")

@@ -47,7 +47,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise UserError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
     if not seeds:
         raise UserError("--seeds: give at least one seed")
-    check_output_dir(args.out, "--out")  # reliability (issue 8): before any training
+    check_output_dir(args.out, "--out")  # before any training
     for name in ("g_updates", "width", "batch_size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')}: must be at least 1")

@@ -36,7 +36,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "(pickle can run code: only for files you trust)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
-    # reliability (issue 8): check the output path and refuse untrusted pickles before any work
+    # check the output path and refuse untrusted pickles before any work
     if args.json:
         check_output_file(args.json, "--json")
     if args.inception_weights:

@@ -44,7 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise UserError(f"--n: must be in 1..32, got {args.n}")
     if not args.out.lower().endswith(".png"):
         raise UserError(f"--out {args.out}: give a .png file name")
-    check_output_file(args.out, "--out")  # reliability (issue 8): before any work
+    check_output_file(args.out, "--out")  # before any work
 
     from paddle_gan import plots
 

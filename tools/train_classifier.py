@@ -35,7 +35,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise UserError(f"--{name.replace('_', '-')}: must be at least 1")
     if args.shift < 0 or not args.lr > 0:
         raise UserError("--shift must be >= 0 and --lr positive")
-    check_output_file(args.out, "--out")  # reliability (issue 8): not after 30 epochs
+    check_output_file(args.out, "--out")  # not after 30 epochs
 
     from paddle_gan.metrics.classifier import save_weights
     from paddle_gan.metrics.classifier_train import load_classifier_data, train_classifier

@@ -26,7 +26,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
-    check_output_dir(args.out, "--out")  # reliability (issue 8): before any work
+    check_output_dir(args.out, "--out")  # before any work
     from paddle_gan.errors import UserError
     from paddle_gan.runtime import setup_runtime
     from paddle_gan.translate import translate_files

@@ -548,7 +548,7 @@ def class_target(name_or_folder: str) -> Mixture | ImageClassTarget:
 
 
 # ======================================================================================
-# Data-set registration (issue 4): 2-D targets as training data for `--model toy`
+# Data-set registration: 2-D targets as training data for `--model toy`
 # ======================================================================================
 #
 # A 2-D data set is a fixed pool of `cfg.num_points` points drawn once from the target with

@@ -68,7 +68,8 @@ class TrainingEvaluator:
         pos = trainer.position
         values = self.metrics.compute(trainer)
         trainer.monitor.scalars(pos.step, {f"eval/{k}": v for k, v in values.items()})
-        trainer.monitor.record({"step": pos.step, "epoch": pos.epoch, "eval": values})
+        trainer.monitor.record({"step": pos.step, "epoch": pos.epoch,
+                                "train_seconds": round(pos.train_seconds, 3), "eval": values})
         shown = " ".join(f"{k} {v:.4g}" for k, v in values.items())
         note = ""
         score = values.get(self.metrics.best_key)

@@ -20,7 +20,7 @@ __all__ = [
     "precision_recall",
 ]
 
-# MNIST feature classifier (issue 3): imported on first use, since it needs Paddle.
+# MNIST feature classifier: imported on first use, since it needs Paddle.
 _CLASSIFIER_EXPORTS = ("MnistClassifier", "classifier_outputs", "load_classifier")
 __all__ += list(_CLASSIFIER_EXPORTS)
 

@@ -29,9 +29,6 @@ class ModelEntry:
     image_size: Optional[Callable[[int], int]] = None  # native size -> size the model needs
     conditional: bool = False  # supports a one-hot condition
     summary: str = ""
-    #: builds the trainer for this model: (cfg, loss, G, D, data, run_dir) -> trainer with
-    #: fit/load/save; None = the standard GanTrainer. CycleGAN brings its own.
-    trainer: Optional[Callable[..., Any]] = None
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -64,12 +61,9 @@ def build_models(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
 
 
 def _import_all() -> None:
-    # Importing a model module registers it; optional modules may not exist yet.
+    """Import every module of this package: each registers its models (no hand-kept list)."""
     import importlib
+    import pkgutil
 
-    for module in ("seed", "dcgan", "mlp", "toy", "cyclegan"):
-        try:
-            importlib.import_module(f"paddle_gan.models.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"paddle_gan.models.{module}":
-                raise
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")

@@ -184,13 +184,7 @@ def build(cfg: Any, spec: DataSpec) -> tuple[GeneratorPair, DiscriminatorPair]:
     return generators, discriminators
 
 
-def _make_trainer(*args: Any, **kwargs: Any) -> Any:
-    from paddle_gan.train.cyclegan import CycleGanTrainer  # the trainer imports this module
-
-    return CycleGanTrainer(*args, **kwargs)
-
-
 register("cyclegan", ModelEntry(
-    build, image_size=None, trainer=_make_trainer,
+    build, image_size=None,
     summary="CycleGAN: two ResNet generators + two PatchGANs, cycle/identity losses; unpaired "
             "folders (--data-dir) or the built-in MNIST style task"))

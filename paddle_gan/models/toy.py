@@ -21,7 +21,6 @@ from typing import Any, Optional, Sequence
 import paddle
 import paddle.nn as nn
 
-from paddle_gan import viz_toy  # noqa: F401  (registers the frame writer for points)
 from paddle_gan.blocks import mlp_stack
 from paddle_gan.errors import UserError
 from paddle_gan.models import DataSpec, ModelEntry, register
@@ -121,12 +120,5 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
     return generator, discriminator
 
 
-def make_trainer(*args, **kwargs):
-    """The toy trainer (GanTrainer + `lr_decay`), imported on first use."""
-    from paddle_gan.train.toy import ToyTrainer
-
-    return ToyTrainer(*args, **kwargs)
-
-
-register("toy", ModelEntry(build, conditional=True, trainer=make_trainer,
+register("toy", ModelEntry(build, conditional=True,
                            summary="MLP G and D for 2-D points (width x depth), linear output"))

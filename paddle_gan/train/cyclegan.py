@@ -2,10 +2,13 @@
 a constant-then-linearly-decaying learning rate (Zhu et al. 2017, section 4 and appendix 7.1).
 
 `CycleGanTrainer` is a GanTrainer whose generator and discriminator are the model's
-GeneratorPair / DiscriminatorPair; it replaces the training step, the batches (aligned A/B),
-the optimizers (LR schedulers) and the snapshots, and inherits everything else unchanged: the
-fit loop, checkpoints (with the schedulers' state and both image pools), the interrupt and
-non-finite-loss handling, VisualDL scalars, train_log.jsonl and the summary line.
+GeneratorPair / DiscriminatorPair; its step is built from the pieces of
+`paddle_gan.train.steps` (the D objective with its penalty, the G adversarial objective, the
+update with its histograms and AMP scaling, weight clipping of trainable weights), and it
+replaces the batches (aligned A/B), the optimizers (LR schedulers) and the snapshots. It
+inherits everything else unchanged: the fit loop, checkpoints (with the schedulers' state and
+both image pools), the interrupt and non-finite-loss handling, VisualDL scalars,
+train_log.jsonl and the summary line.
 
 One step (batch of real a in A and real b in B, images in [-1, 1]):
   G step (every k-th step; k = 1 as in the paper):
@@ -13,7 +16,7 @@ One step (batch of real a in A and real b in B, images in [-1, 1]):
     cycle = lambda_cyc * (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)
     ident = lambda_identity * lambda_cyc * (|F(a) - a|_1 + |G(b) - b|_1)   (skipped when 0)
   D step: D_A on real a vs pool_A(F(b)), D_B on real b vs pool_B(G(a)), each loss halved as in
-    the paper (D then learns at half G's rate), plus the gradient penalty / clipping of the loss.
+    the paper (D then learns at half G's rate), penalty included; weights clipped under wgan.
 """
 from __future__ import annotations
 
@@ -28,12 +31,15 @@ from paddle_gan.config import TrainConfig
 from paddle_gan.data import ArrayData
 from paddle_gan.data.unpaired import UnpairedBatches, UnpairedData
 from paddle_gan.errors import UserError
-from paddle_gan.losses import LossSpec, clip_weights, gradient_penalty
+from paddle_gan.distributed import ParallelContext
+from paddle_gan.losses import LossSpec
 from paddle_gan.models.cyclegan import DiscriminatorPair, GeneratorPair
 from paddle_gan.monitor import RunMonitor
 from paddle_gan.train.gan import GanTrainer
 from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.optim import make_optimizer, step_seed
+from paddle_gan.train.steps import (StepRuntime, apply_update, clip_critic, d_objective,
+                                    g_objective)
 from paddle_gan.train.snapshots import SAMPLES_DIR, from_unit_range
 from paddle_gan.viz import make_grid, save_png
 
@@ -81,11 +87,6 @@ def linear_decay(epochs: int, decay: int) -> Callable[[int], float]:
 def make_scheduler(cfg: TrainConfig, learning_rate: float) -> paddle.optimizer.lr.LambdaDecay:
     """The run's LR schedule as a Paddle scheduler (its state goes into every checkpoint)."""
     return paddle.optimizer.lr.LambdaDecay(learning_rate, linear_decay(cfg.epochs, decay_epochs(cfg)))
-
-
-def _set_trainable(layer: nn.Layer, trainable: bool) -> None:
-    for p in layer.parameters():
-        p.stop_gradient = not trainable
 
 
 # ----------------------------------------------------------------------------- pictures
@@ -155,14 +156,17 @@ class CycleGanTrainer(GanTrainer):
     """
 
     checkpoint_kind = "cyclegan"
+    compiles_forwards = False  # the pairs are called through their parts (G.ab, D.a, ...)
 
     def __init__(self, cfg: TrainConfig, loss: LossSpec, generator: GeneratorPair,
                  discriminator: DiscriminatorPair, data: ArrayData, run_dir: str,
-                 monitor: Optional[RunMonitor] = None) -> None:
+                 monitor: Optional[RunMonitor] = None, runtime: Optional[StepRuntime] = None,
+                 parallel: Optional[ParallelContext] = None) -> None:
         if not isinstance(data, UnpairedData):
             raise UserError(f"--model cyclegan needs two-domain data (--dataset unpaired "
                             f"--data-dir DIR, or mnist_style), not {cfg.dataset!r}")
-        super().__init__(cfg, loss, generator, discriminator, data, run_dir, monitor)
+        super().__init__(cfg, loss, generator, discriminator, data, run_dir, monitor, runtime,
+                         parallel)
         self.batches = UnpairedBatches(data, cfg.batch_size, cfg.seed)
         self.sched_g = make_scheduler(cfg, cfg.lr_g)
         self.sched_d = make_scheduler(cfg, cfg.lr_d)
@@ -197,12 +201,11 @@ class CycleGanTrainer(GanTrainer):
 
     def g_step(self, real_a: Tensor, real_b: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One update of both generators; returns (stats, G(a), F(b))."""
-        G, D = self.G, self.D
-        _set_trainable(D, False)  # no weight gradients for D in the generators' step
+        G, D, settings = self.G, self.D, self.settings
         fake_b = G.ab(real_a)  # [N, C, H, W]
         fake_a = G.ba(real_b)
-        adv_ab = self.loss.g_loss(self._head(D.b(fake_b)))
-        adv_ba = self.loss.g_loss(self._head(D.a(fake_a)))
+        adv_ab = g_objective(self.loss, settings, D.b, real_b, fake_b)
+        adv_ba = g_objective(self.loss, settings, D.a, real_a, fake_a)
         cyc_a, cyc_b = cycle_losses(real_a, G.ba(fake_b), real_b, G.ab(fake_a), self.cfg.lambda_cyc)
         total = adv_ab + adv_ba + cyc_a + cyc_b
         stats = {"g_adv_AtoB": adv_ab, "g_adv_BtoA": adv_ba, "cycle_A": cyc_a, "cycle_B": cyc_b}
@@ -211,40 +214,28 @@ class CycleGanTrainer(GanTrainer):
                                            self.identity_weight)
             total = total + idt_a + idt_b
             stats.update(identity_A=idt_a, identity_B=idt_b)
-        total.backward()
-        self.opt_g.step()
-        self.opt_g.clear_grad()
-        _set_trainable(D, True)
+        apply_update(total, self.opt_g, G, "G", self.runtime, self._grad_hook(self.cfg.k))
+        self.opt_d.clear_grad()  # D's gradients from this backward pass are discarded
         stats["g_loss"] = total
         return stats, fake_b.detach(), fake_a.detach()
 
-    def _d_domain(self, net: nn.Layer, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Half of the loss's D objective for one discriminator (+ its gradient penalty)."""
-        real_out = self._head(net(real))
-        fake_out = self._head(net(fake))
-        d_loss = 0.5 * self.loss.d_loss(real_out, fake_out, real_label=self.cfg.label_smoothing)
-        if self.loss.gradient_penalty:
-            d_loss = d_loss + self.cfg.gp_lambda * gradient_penalty(
-                lambda x: self._head(net(x)), real, fake)
-        return d_loss, self.loss.score(real_out), self.loss.score(fake_out)
-
     def cycle_d_step(self, real_a: Tensor, real_b: Tensor, fake_a: Tensor, fake_b: Tensor
                      ) -> dict[str, Tensor]:
-        """One update of both discriminators on real images and pooled fakes."""
+        """One update of both discriminators on real images and pooled fakes, each objective
+        (penalty included) halved as in the paper."""
         rng = np.random.default_rng([self.cfg.seed, self.position.step, 17])
         pooled_a = self.pool_a.query(fake_a, rng)
         pooled_b = self.pool_b.query(fake_b, rng)
-        loss_a, real_a_score, fake_a_score = self._d_domain(self.D.a, real_a, pooled_a)
-        loss_b, real_b_score, fake_b_score = self._d_domain(self.D.b, real_b, pooled_b)
-        d_loss = loss_a + loss_b
-        d_loss.backward()
-        self.opt_d.step()
-        self.opt_d.clear_grad()
         if self.loss.weight_clipping:
-            clip_weights(self.D.parameters(), self.cfg.weight_clip)
+            clip_critic(self.D, self.settings.weight_clip)
+        loss_a, stats_a = d_objective(self.loss, self.settings, self.D.a, self.D.a, real_a, pooled_a)
+        loss_b, stats_b = d_objective(self.loss, self.settings, self.D.b, self.D.b, real_b, pooled_b)
+        loss_a, loss_b = 0.5 * loss_a, 0.5 * loss_b
+        d_loss = loss_a + loss_b
+        apply_update(d_loss, self.opt_d, self.D, "D", self.runtime, self._grad_hook(1))
         return {"d_loss": d_loss, "d_loss_A": loss_a, "d_loss_B": loss_b,
-                "real_score": (real_a_score + real_b_score) / 2.0,
-                "fake_score": (fake_a_score + fake_b_score) / 2.0}
+                "real_score": (stats_a["real_score"] + stats_b["real_score"]) / 2.0,
+                "fake_score": (stats_a["fake_score"] + stats_b["fake_score"]) / 2.0}
 
     def train_step(self, samples: tuple[np.ndarray, np.ndarray],
                    labels: Any = None) -> dict[str, Union[Tensor, float]]:
@@ -252,13 +243,14 @@ class CycleGanTrainer(GanTrainer):
         paddle.seed(step_seed(self.cfg.seed, self.position.step))
         self._update_lr()
         real_a, real_b = (self._to_model_range(x) for x in samples)
-        if (self.position.step + 1) % self.cfg.k == 0:
-            self._last_g, fake_b, fake_a = self.g_step(real_a, real_b)
-        else:
-            with paddle.no_grad():
-                fake_b, fake_a = self.G.ab(real_a), self.G.ba(real_b)
-        stats: dict[str, Union[Tensor, float]] = dict(
-            self.cycle_d_step(real_a, real_b, fake_a, fake_b))
+        with self.runtime.context():
+            if self.is_g_step():
+                self._last_g, fake_b, fake_a = self.g_step(real_a, real_b)
+            else:
+                with paddle.no_grad():
+                    fake_b, fake_a = self.G.ab(real_a), self.G.ba(real_b)
+            stats: dict[str, Union[Tensor, float]] = dict(
+                self.cycle_d_step(real_a, real_b, fake_a, fake_b))
         stats.update(self._last_g)
         stats["lr_g"] = float(self.sched_g.last_lr)
         return stats

@@ -1,14 +1,15 @@
-"""The GAN trainer: D step, G step every k-th batch, logging, snapshots, checkpoints.
+"""The GAN trainer: the fit loop around the D and G steps of `paddle_gan.train.steps`.
 
-Loss-specific behaviour comes from the LossSpec (weight clipping, gradient penalty) and the
-model's `output_range`; there is no branch per loss or per model here.
+It owns the position (step, epoch, batch), the k schedule, seeding, logging, snapshots and
+checkpoints. Loss-specific behaviour comes from the LossSpec (weight clipping, gradient penalty)
+and the model's `output_range`; there is no branch per loss or per model here.
 """
 from __future__ import annotations
 
-import contextlib  # speed (issue 7)
 import math
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,12 +21,18 @@ from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.blocks import one_hot
 from paddle_gan.config import TrainConfig, to_dict
 from paddle_gan.data import ArrayData, EpochBatches
+from paddle_gan.distributed import NullMonitor, ParallelContext
 from paddle_gan.errors import RunFailure
-from paddle_gan.losses import LossSpec, clip_weights, gradient_penalty
+from paddle_gan.evaluation.training import maybe_training_evaluator
+from paddle_gan.losses import LossSpec
 from paddle_gan.monitor import RunMonitor
+from paddle_gan.train.histograms import maybe_histogram_writer
+from paddle_gan.train.hparams import write_hparams
 from paddle_gan.train.optim import make_optimizer, step_seed
-from paddle_gan.train.hparams import write_hparams  # VisualDL HParams (issue 9)
+from paddle_gan.train.schedule import CriticSchedule, lr_factor
 from paddle_gan.train.snapshots import fixed_latents, from_unit_range, make_snapshot_writer, to_unit_range
+from paddle_gan.train.steps import (Adversaries, GradHook, StepRuntime, StepSettings, d_step,
+                                    g_step)
 
 INTERRUPT_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: what a non-finite loss or weight usually means (the tutorial hit log(0) at the start)
@@ -44,11 +51,13 @@ class Interrupted(Exception):
 
 @dataclass
 class Position:
-    """Where a run stands: D steps done, current epoch, next batch index within the epoch."""
+    """Where a run stands: D steps done, current epoch, next batch index within the epoch, and
+    the training time so far (the x axis of FID-against-time curves)."""
 
     step: int = 0
     epoch: int = 0
     batch: int = 0
+    train_seconds: float = 0.0  # wall time spent in training steps (not evaluation, not I/O)
 
 
 @dataclass
@@ -62,7 +71,7 @@ class StepStats:
 
 
 def detached(values: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
-    """The logged values without their autograd history (memory, issue 7): nothing of a step's
+    """The logged values without their autograd history (memory): nothing of a step's
     graph stays alive until the next step, or for k steps in the G step's case."""
     return {name: value.detach() for name, value in values.items()}
 
@@ -77,61 +86,64 @@ class GanTrainer:
         data: training data, [0, 1] images or points.
         run_dir: where checkpoints, samples and logs go.
         monitor: VisualDL / console writer (built from run_dir when omitted).
+        runtime: how each step runs (compiled forwards, step context, AMP scalers, shard);
+            built by `paddle_gan.speed.build_step_runtime`; the plain dynamic graph by default.
+        parallel: this process's place in a data-parallel launch (one process by default).
     """
 
     #: stored as the checkpoint's meta "kind" (subclass hook: CycleGAN writes "cyclegan")
     checkpoint_kind = "gan"
+    #: whether the speed plan may compile this trainer's forwards (`paddle_gan.speed`)
+    compiles_forwards = True
 
     def __init__(self, cfg: TrainConfig, loss: LossSpec, generator: nn.Layer,
                  discriminator: nn.Layer, data: ArrayData, run_dir: str,
-                 monitor: Optional[RunMonitor] = None) -> None:
+                 monitor: Optional[RunMonitor] = None,
+                 runtime: Optional[StepRuntime] = None,
+                 parallel: Optional[ParallelContext] = None) -> None:
         self.cfg = cfg
         self.loss = loss
         self.G = generator
         self.D = discriminator
         self.data = data
         self.run_dir = run_dir
+        self.runtime = runtime or StepRuntime()
+        self.parallel = parallel or ParallelContext()
         self.num_classes = data.num_classes if cfg.conditional else 0
-        self.batches = EpochBatches(data, cfg.batch_size, cfg.seed)
+        self.batches = self.parallel.shard_batches(EpochBatches(data, cfg.batch_size, cfg.seed))
         self.opt_g = make_optimizer(cfg, generator.parameters(), cfg.lr_g)
         self.opt_d = make_optimizer(cfg, discriminator.parameters(), cfg.lr_d)
+        self.settings = StepSettings.from_config(cfg, discriminator,
+                                                 getattr(generator, "latent_dim", None))
+        self.schedule = CriticSchedule.from_config(cfg)
         self.position = Position()
         self.last_checkpoint: Optional[str] = None
-        self.resumed_from: Optional[str] = None  # reliability (issue 8): never pruned
-        self.monitor = monitor
+        self.resumed_from: Optional[str] = None  # never pruned
+        self.writes_files = self.parallel.is_writer  # only rank 0 of a data-parallel run writes
+        self.monitor = monitor if self.writes_files else NullMonitor()
         self._snapshot = make_snapshot_writer(run_dir, data.samples.ndim)
         self._interrupt: Optional[int] = None
         self._last_g: dict[str, paddle.Tensor] = {}
-        # speed and scale-out (issue 7; paddle_gan/speed.py, paddle_gan/distributed.py): the
-        # forwards the steps call (compiled or DataParallel wrappers of G and D), the context
-        # each step runs in (AMP's autocast, the oneDNN flag) and AMP's loss scalers, this
-        # process's (rank, world) share of every batch, and whether it writes files (only rank 0
-        # of a data-parallel run does)
-        self.g_forward: Any = generator
-        self.d_forward: Any = discriminator
-        self.step_context: Any = contextlib.nullcontext
-        self.scalers: dict[str, Any] = {}
-        self.shard: tuple[int, int] = (0, 1)
-        self.writes_files = True
-        # evaluation (issue 3): callable(trainer) run every cfg.eval_every steps, or None
-        from paddle_gan.evaluation.training import maybe_training_evaluator
-
-        self.evaluator = maybe_training_evaluator(cfg, self)
-        # step hooks (issue 4): callables(trainer) run after every step; a snapshot writer
-        # with an `on_step` method (the 2-D frames) joins them
-        on_step = getattr(self._snapshot, "on_step", None)
-        self.step_callbacks: list[Any] = [on_step] if on_step is not None else []
-        # VisualDL histograms (issue 9): weights + gradients every cfg.histogram_every steps
-        from paddle_gan.train.histograms import maybe_histogram_writer
-
-        self.histograms = maybe_histogram_writer(cfg)
-        if self.histograms is not None:
-            self.step_callbacks.append(self.histograms.on_step)
+        # callables(trainer) run after every step: data-parallel buffer sync first, then (rank 0)
+        # the 2-D frames, the histograms
+        self.step_callbacks: list[Any] = list(self.parallel.step_callbacks([generator, discriminator]))
+        self.evaluator = maybe_training_evaluator(cfg, self) if self.writes_files else None
+        self.histograms = maybe_histogram_writer(cfg) if self.writes_files else None
+        if self.writes_files:
+            on_step = getattr(self._snapshot, "on_step", None)
+            if on_step is not None:
+                self.step_callbacks.append(on_step)
+            if self.histograms is not None:
+                self.step_callbacks.append(self.histograms.on_step)
 
     # ----------------------------------------------------------------- state
     @property
     def step(self) -> int:
         return self.position.step
+
+    @property
+    def nets(self) -> Adversaries:
+        return Adversaries(self.G, self.D, self.opt_g, self.opt_d)
 
     def modules(self) -> dict[str, nn.Layer]:
         return {"G": self.G, "D": self.D}
@@ -143,12 +155,13 @@ class GanTrainer:
         """Checkpoint now (networks, optimizers, position, config); returns its path."""
         pos = self.position
         path = ckpt_io.checkpoint_path(self.run_dir, pos.step)
-        if not self.writes_files:  # data parallel (issue 7): rank 0 writes the checkpoints
+        if not self.writes_files:
             return path
         meta = {"step": pos.step, "epoch": pos.epoch, "batch": pos.batch,
+                "train_seconds": round(pos.train_seconds, 3),
                 "config": to_dict(self.cfg), "kind": self.checkpoint_kind}
-        # reliability (issue 8): NaN weights are never saved, a failed write is one line; in
-        # both cases the files already on disk stay as they were.
+        # NaN weights are never saved, a failed write is one line; in both cases the files
+        # already on disk stay as they were.
         try:
             ckpt_io.save_checkpoint(path, self.modules(), self.optimizers(), meta)
             self.last_checkpoint = path
@@ -168,115 +181,52 @@ class GanTrainer:
         """Restore networks, optimizers and position from a checkpoint."""
         ckpt_io.restore(checkpoint, self.modules(), self.optimizers())
         meta = checkpoint.meta
-        self.position = Position(int(meta["step"]), int(meta["epoch"]), int(meta["batch"]))
+        self.position = Position(int(meta["step"]), int(meta["epoch"]), int(meta["batch"]),
+                                 float(meta.get("train_seconds", 0.0)))
         self.last_checkpoint = checkpoint.path
         self.resumed_from = checkpoint.path
 
     # ----------------------------------------------------------------- pieces
-    def _latents(self, n: int) -> paddle.Tensor:
-        rank, world = self.shard  # data parallel (issue 7): this rank's rows of the whole
-        if world > 1:  # batch's draw, so N processes use the latents of one
-            return paddle.randn([n * world, self.cfg.latent_dim])[rank * n:(rank + 1) * n]
-        return paddle.randn([n, self.cfg.latent_dim])
-
     def _cond(self, labels: Optional[np.ndarray]) -> Optional[paddle.Tensor]:
         if not self.num_classes or labels is None:
             return None
         return one_hot(paddle.to_tensor(labels), self.num_classes)
 
-    def _head(self, out: paddle.Tensor) -> paddle.Tensor:
-        return paddle.tanh(out) if self.cfg.d_head == "tanh" else out
+    def _grad_hook(self, window: int) -> Optional[GradHook]:
+        """Copies fresh gradients for the VisualDL histograms when one will show them (the
+        network is updated every `window` steps)."""
+        if self.histograms is None:
+            return None
+        step = self.position.step + 1
+        return lambda name, layer: self.histograms.capture_grads(step, name, layer, window)
 
-    def discriminate(self, real: paddle.Tensor, fake: paddle.Tensor,
-                     cond: Optional[paddle.Tensor]) -> tuple[paddle.Tensor, paddle.Tensor]:
-        """D's (head-transformed) scores for a real and a fake batch.
+    def is_g_step(self) -> bool:
+        """Whether the current D step is followed by a G step (the k schedule)."""
+        return self.schedule.is_g_step(self.position.step)
 
-        `d_batches: joint` (default) runs both through D as ONE batch, so that batch norm
-        normalises them with shared statistics. With the tutorial's separate passes each batch is
-        normalised by its own statistics; on the stride-2 D, whose last block is a 1x1 map, that
-        erases the difference between a real and a fake batch and D barely learns.
-        """
-        if self.cfg.d_batches == "separate":
-            return (self._head(self.d_forward(real, cond)),
-                    self._head(self.d_forward(fake, cond)))
-        n = real.shape[0]
-        both_cond = None if cond is None else paddle.concat([cond, cond])
-        out = self._head(self.d_forward(paddle.concat([real, fake]), both_cond))  # [2N]
-        return out[:n], out[n:]
-
-    def d_step(self, real: paddle.Tensor, cond: Optional[paddle.Tensor]) -> dict[str, paddle.Tensor]:
-        """One discriminator (critic) update on a real batch and fresh, detached fakes."""
-        n = real.shape[0]
-        with paddle.no_grad():
-            fake = self.g_forward(self._latents(n), cond)
-        real_out, fake_out = self.discriminate(real, fake, cond)
-        d_loss = self.loss.d_loss(real_out, fake_out, real_label=self.cfg.label_smoothing)
-        stats = {"real_score": self.loss.score(real_out), "fake_score": self.loss.score(fake_out)}
-        if self.loss.gradient_penalty:
-            # the critic's own dynamic forward (a compiled one cannot be differentiated twice),
-            # in float32 under AMP: no loss scale is needed inside the penalty (issue 7)
-            with paddle.amp.auto_cast(enable=False):
-                gp = gradient_penalty(lambda x: self._head(self.D(x, cond)), real,
-                                      fake.astype("float32"))
-            stats["gp"] = gp
-            stats["wasserstein"] = real_out.mean() - fake_out.mean()
-            d_loss = d_loss + self.cfg.gp_lambda * gp
-        elif self.loss.weight_clipping:
-            stats["wasserstein"] = real_out.mean() - fake_out.mean()
-        self._backward(d_loss, self.opt_d, "D")  # issue 7: loss scaling under AMP
-        self._capture_grads("D", self.D, 1)  # VisualDL histograms (issue 9)
-        self._update(self.opt_d, "D")
-        self.opt_d.clear_grad()
-        if self.loss.weight_clipping:
-            # trainable weights only: BN's running statistics are parameters in Paddle too
-            clip_weights([p for p in self.D.parameters() if p.trainable], self.cfg.weight_clip)
-        stats["d_loss"] = d_loss
-        return stats
-
-    def g_step(self, real: paddle.Tensor, cond: Optional[paddle.Tensor]) -> dict[str, paddle.Tensor]:
-        """One generator update on fresh fakes; D's gradients are discarded.
-
-        The real batch only accompanies the fakes through D (see `discriminate`).
-        """
-        fake = self.g_forward(self._latents(real.shape[0]), cond)
-        _, fake_out = self.discriminate(real, fake, cond)
-        g_loss = self.loss.g_loss(fake_out)
-        self._backward(g_loss, self.opt_g, "G")  # issue 7: loss scaling under AMP
-        self._capture_grads("G", self.G, self.cfg.k)  # VisualDL histograms (issue 9)
-        self._update(self.opt_g, "G")
-        self.opt_g.clear_grad()
-        self.opt_d.clear_grad()
-        return {"g_loss": g_loss}
+    def set_learning_rates(self) -> None:
+        """Both learning rates for the current step (`cfg.lr_decay`; constant by default)."""
+        if self.cfg.lr_decay == "none":
+            return
+        factor = lr_factor(self.cfg.lr_decay, self.position.step, self.total_steps())
+        self.opt_g.set_lr(self.cfg.lr_g * factor)
+        self.opt_d.set_lr(self.cfg.lr_d * factor)
 
     def train_step(self, samples: np.ndarray, labels: Optional[np.ndarray]) -> dict[str, paddle.Tensor]:
-        """D step on this batch, plus a G step when this is every k-th batch."""
+        """D step on this batch, plus a G step when the schedule says so."""
         paddle.seed(step_seed(self.cfg.seed, self.position.step))
+        self.set_learning_rates()
         value_range = getattr(self.G, "output_range", (0.0, 1.0))
         real = paddle.to_tensor(from_unit_range(samples, value_range).astype(np.float32))
         cond = self._cond(labels)
-        with self.step_context():  # issue 7: AMP's autocast / the oneDNN flag, else a no-op
-            stats = self.d_step(real, cond)
-            if (self.position.step + 1) % self.cfg.k == 0:
-                self._last_g = detached(self.g_step(real, cond))
+        nets, args = self.nets, (self.loss, self.settings, self.runtime, real, cond)
+        with self.runtime.context():
+            stats = d_step(nets, *args, on_grads=self._grad_hook(1))
+            if self.is_g_step():
+                window = self.schedule.window(self.position.step)
+                self._last_g = detached(g_step(nets, *args, on_grads=self._grad_hook(window)))
         stats.update(self._last_g)
         return detached(stats)
-
-    # speed (issue 7): backward and update, with the loss scaler of AMP when there is one
-    def _backward(self, loss: paddle.Tensor, optimizer: Any, net: str) -> None:
-        scaler = self.scalers.get(net)
-        if scaler is None:
-            loss.backward()
-            return
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)  # true gradients for clipping and histograms
-
-    def _update(self, optimizer: Any, net: str) -> None:
-        scaler = self.scalers.get(net)
-        if scaler is None:
-            optimizer.step()
-            return
-        scaler.step(optimizer)  # skipped when a gradient is inf / nan
-        scaler.update()
 
     def sample_fixed(self, n: int) -> np.ndarray:
         """The run's fixed-noise samples in eval mode (BN statistics frozen), in [0, 1]."""
@@ -286,12 +236,6 @@ class GanTrainer:
             out = self.G(paddle.to_tensor(z), self._cond(labels)).numpy()
         self.G.train()
         return to_unit_range(out, getattr(self.G, "output_range", (0.0, 1.0)))
-
-    def _capture_grads(self, net: str, layer: nn.Layer, window: int) -> None:
-        """VisualDL histograms (issue 9): copy `layer`'s fresh gradients if a histogram will
-        show them (`window`: the network is updated every `window` steps)."""
-        if self.histograms is not None:
-            self.histograms.capture_grads(self.position.step + 1, net, layer, window)
 
     # ----------------------------------------------------------------- loop
     def total_epochs(self) -> int:
@@ -332,7 +276,7 @@ class GanTrainer:
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._interrupt is not None:  # second Ctrl-C: stop at once
-            if signum == signal.SIGTERM:  # reliability (issue 8): keep SIGTERM's exit code
+            if signum == signal.SIGTERM:  # keep SIGTERM's exit code
                 raise SystemExit(INTERRUPT_EXIT_CODES[signum])
             raise KeyboardInterrupt
         self._interrupt = signum
@@ -358,9 +302,9 @@ class GanTrainer:
             handlers = {}
         try:
             self._loop()
-            write_hparams(self)  # VisualDL HParams (issue 9): finished runs only
-            self.monitor.flush()  # issue 9: the whole log readable as soon as fit returns
-        except OSError as exc:  # reliability (issue 8): e.g. disk full writing a sample or log
+            write_hparams(self)  # VisualDL HParams: finished runs only
+            self.monitor.flush()  # the whole log readable as soon as fit returns
+        except OSError as exc:  # e.g. disk full writing a sample or log
             raise RunFailure(f"write failed at step {self.step}: {exc}; last good checkpoint: "
                              f"{self.last_checkpoint or 'none written yet'}") from None
         finally:
@@ -374,21 +318,23 @@ class GanTrainer:
         self.D.train()
         while pos.step < total and pos.epoch < self.total_epochs():
             for index, samples, labels in self.batches.epoch(pos.epoch, pos.batch):
+                started = time.perf_counter()
                 stats = self.train_step(samples, labels)
+                pos.train_seconds += time.perf_counter() - started
                 pos.step += 1
                 pos.batch = index + 1
                 self._log(stats, last=pos.step >= total)
                 self.monitor.advance(1, epoch=pos.epoch)
-                if self.evaluator is not None and pos.step % cfg.eval_every == 0:  # issue 3
+                if self.evaluator is not None and pos.step % cfg.eval_every == 0:
                     self.evaluator(self)
-                for callback in self.step_callbacks:  # issue 4
+                for callback in self.step_callbacks:
                     callback(self)
                 if self._interrupt is not None:
                     path = self.save()
                     self.monitor.line(f"saved {path}")
                     raise Interrupted(INTERRUPT_EXIT_CODES[self._interrupt], path)
                 if cfg.save_every_steps and pos.step % cfg.save_every_steps == 0 \
-                        and pos.step < total:  # reliability (issue 8): mid-epoch checkpoints
+                        and pos.step < total:  # mid-epoch checkpoints
                     self.save()
                 if pos.step >= total:
                     break

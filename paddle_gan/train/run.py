@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -15,8 +15,7 @@ from paddle_gan.errors import UserError
 from paddle_gan.losses import get_loss
 from paddle_gan.models import DataSpec, build_models, get_model
 from paddle_gan.runtime import setup_runtime, usable_cores
-from paddle_gan.distributed import init_parallel, launch_context  # issue 7
-from paddle_gan.speed import configure_trainer  # issue 7
+from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
 
 CONFIG_FILE = "config.json"
 
@@ -38,20 +37,44 @@ def data_spec(cfg: TrainConfig, data: ArrayData) -> DataSpec:
     return DataSpec(tuple(data.samples.shape[1:]), data.num_classes if cfg.conditional else 0)
 
 
-def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str):
-    """Models, loss and trainer for `cfg` on `data` (no checkpoint loaded)."""
+def trainer_class(model: str) -> type:
+    """The trainer for a model: CycleGAN has its own (two generators, two critics); every other
+    model trains with the standard GanTrainer."""
+    from paddle_gan.train.cyclegan import CycleGanTrainer
     from paddle_gan.train.gan import GanTrainer
 
+    return CycleGanTrainer if model == "cyclegan" else GanTrainer
+
+
+def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str, device: Optional[str] = None,
+                  parallel: Optional[ParallelContext] = None, monitor: Any = None):
+    """Models, loss, step runtime and trainer for `cfg` on `data` (no checkpoint loaded).
+
+    With a `device`, the speed plan for it (oneDNN convolutions, compiled forwards, AMP) and a
+    data-parallel launch shape the step runtime, and the plan is kept as `trainer.speed`;
+    without one the steps run on the plain dynamic graph.
+    """
     import paddle
 
-    entry = get_model(cfg.model)
+    from paddle_gan.speed import SpeedPlan, plan_run
+    from paddle_gan.train.steps import StepRuntime
+
     paddle.seed(cfg.seed)  # the initial weights depend on the run's seed only
     try:
         generator, discriminator = build_models(cfg, data_spec(cfg, data))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    make = entry.trainer or GanTrainer
-    return make(cfg, get_loss(cfg.loss), generator, discriminator, data, run_dir)
+    make = trainer_class(cfg.model)
+    loss = get_loss(cfg.loss)
+    plan, runtime = SpeedPlan(), StepRuntime()
+    if device is not None:
+        plan, runtime = plan_run(cfg, device, make, generator, discriminator,
+                                 loss.gradient_penalty, parallel,
+                                 data.num_classes if cfg.conditional else 0)
+    trainer = make(cfg, loss, generator, discriminator, data, run_dir, monitor=monitor,
+                   runtime=runtime, parallel=parallel)
+    trainer.speed = plan
+    return trainer
 
 
 def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional[ckpt_io.Checkpoint]:
@@ -71,7 +94,7 @@ def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional
         details = ", ".join(f"{k}: {stored[k]!r} -> {getattr(cfg, k)!r}" for k in differing)
         raise UserError(f"cannot resume {checkpoint.path}: the run was made with other settings "
                         f"({details})")
-    # reliability (issue 8): continuing from an older checkpoint while newer ones exist in the
+    # continuing from an older checkpoint while newer ones exist in the
     # run folder would interleave two histories (and --resume would later pick the stale one).
     newer = [] if cfg.resume == "latest" else [
         p for p in ckpt_io.list_checkpoints(run_dir) if _step_of(p) > checkpoint.step]
@@ -88,7 +111,7 @@ def _step_of(path: str) -> int:
 
 
 def _quiet(text: str) -> None:
-    """`say` of data-parallel ranks > 0 (issue 7): rank 0 prints for the run."""
+    """`say` of data-parallel ranks > 0: rank 0 prints for the run."""
 
 
 def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
@@ -97,7 +120,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     Raises UserError for bad input, RunFailure for a run that had to stop, and
     paddle_gan.train.gan.Interrupted after an interrupt saved a checkpoint.
     """
-    # data parallel (issue 7): under paddle.distributed.launch every process runs this; the
+    # data parallel: under paddle.distributed.launch every process runs this; the
     # cores are shared out between them and only rank 0 prints and writes
     parallel = launch_context()
     runtime = setup_runtime(cfg.device, cfg.threads or parallel.default_threads(usable_cores()))
@@ -109,8 +132,8 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
         raise UserError(f"--output {run_dir} is a file, not a folder")
     checkpoint = _resume_checkpoint(cfg, say)
     data = prepare_data(cfg)
-    trainer = build_trainer(cfg, data, run_dir)
-    # reliability (issue 8): every check that can fail runs before the first write into run_dir
+    trainer = build_trainer(cfg, data, run_dir, runtime.device, parallel)
+    # every check that can fail runs before the first write into run_dir
     if checkpoint is not None:
         trainer.load(checkpoint)
         say(f"resumed from {checkpoint.path} at step {checkpoint.step}")
@@ -120,18 +143,17 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
         from paddle_gan.init_weights import init_from
 
         init_from(cfg.init_from, {"G": trainer.G, "D": trainer.D}, cfg.trust_checkpoint, say)
-    speed = configure_trainer(trainer, cfg, runtime.device, parallel)  # issue 7
     try:
         os.makedirs(run_dir, exist_ok=True)
         text = json.dumps(to_dict(cfg), indent=2, sort_keys=True).encode("utf-8")
-        if parallel.is_writer:  # data parallel (issue 7)
+        if parallel.is_writer:  # data parallel: rank 0 writes
             ckpt_io.atomic_write(os.path.join(run_dir, CONFIG_FILE), lambda f: f.write(text))
     except OSError as exc:
         raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None
     n_g = sum(int(np.prod(p.shape)) for p in trainer.G.parameters())
     n_d = sum(int(np.prod(p.shape)) for p in trainer.D.parameters())
     say(f"runtime: {runtime.describe()}")
-    for line in speed.summary(parallel):  # issue 7: speed options and data parallel
+    for line in trainer.speed.summary(parallel):
         say(line)
     say(f"data: {data.note or data.name}: {len(data)} samples of shape {list(data.samples.shape[1:])}")
     say(f"model {cfg.model} (width {cfg.width}): G {n_g:,} params, D {n_d:,} params; "

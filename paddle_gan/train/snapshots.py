@@ -49,11 +49,13 @@ class ImageSnapshots:
         return path
 
 
-#: Snapshot writers by sample rank: images [N, C, H, W] -> 4; other kinds register theirs.
-SNAPSHOT_WRITERS: dict[int, Callable[[str], Any]] = {4: ImageSnapshots}
-
-
 def make_snapshot_writer(run_dir: str, sample_ndim: int) -> Callable[[Any, str], str]:
-    if sample_ndim not in SNAPSHOT_WRITERS:
-        raise ValueError(f"no snapshot writer for samples of rank {sample_ndim}")
-    return SNAPSHOT_WRITERS[sample_ndim](run_dir)
+    """The snapshot writer for a kind of sample: image grids for [N, C, H, W], training frames
+    (points, D's heat map, GIF) for 2-D points [N, D]."""
+    if sample_ndim == 4:
+        return ImageSnapshots(run_dir)
+    if sample_ndim == 2:
+        from paddle_gan.viz_toy import PointFrames  # matplotlib is loaded by 2-D runs only
+
+        return PointFrames(run_dir)
+    raise ValueError(f"no snapshot writer for samples of rank {sample_ndim}")
