@@ -1,24 +1,24 @@
-"""`python -m paddle_gan TOOL [ARGS]` runs tools/TOOL.py; `python -m paddle_gan --help` lists them.
+"""`paddle-gan TOOL [ARGS]` (or `python -m paddle_gan TOOL [ARGS]`) runs a tool; `--help` lists them.
 
-`python -m paddle_gan train --loss lsgan` is `python tools/train.py --loss lsgan`, and
-`python -m paddle_gan train --help` shows that tool's flags. The tools live in the checkout's
-tools/ folder, which an editable install (`pip install -e .`) keeps next to the package.
+`paddle-gan train --loss lsgan` is `python tools/train.py --loss lsgan`, and
+`paddle-gan train --help` shows that tool's flags. The tools are the modules of
+`paddle_gan.cli`, so they work from any install (`pip install .`), not only from a checkout.
 """
 from __future__ import annotations
 
 import ast
+import importlib
 import os
-import runpy
 import sys
 from typing import Optional, Sequence
 
-TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
-#: listed first, in this order; any other tools/*.py follows alphabetically
+CLI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cli")
+#: listed first, in this order; any other tool follows alphabetically
 MAIN_TOOLS = ("train", "eval", "plot_samples", "export", "generate")
-PROG = "python -m paddle_gan"
+PROG = "paddle-gan"
 
 
-def tool_names(folder: str = TOOLS_DIR) -> list[str]:
+def tool_names(folder: str = CLI_DIR) -> list[str]:
     """The tools in `folder`: MAIN_TOOLS first, then the others by name (no _private files)."""
     found = sorted(name[:-3] for name in os.listdir(folder)
                    if name.endswith(".py") and not name.startswith("_"))
@@ -33,7 +33,7 @@ def summary(path: str) -> str:
     return first.split(": `")[0].rstrip(".")
 
 
-def usage(folder: str = TOOLS_DIR) -> str:
+def usage(folder: str = CLI_DIR) -> str:
     """The --help text: how to call a tool, and every tool with its one-line description."""
     names = tool_names(folder)
     width = max(len(n) for n in names)
@@ -46,10 +46,6 @@ def usage(folder: str = TOOLS_DIR) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Print the tool list (--help) or run a tool with the remaining arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not os.path.isdir(TOOLS_DIR):
-        print(f"{PROG}: error: no tools/ folder next to the package ({TOOLS_DIR}): install "
-              f"from a checkout with `pip install -e .`", file=sys.stderr)
-        return 2
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
@@ -58,13 +54,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{PROG}: error: unknown tool {argv[0]!r}; choose from "
               f"{', '.join(tool_names())}", file=sys.stderr)
         return 2
-    path = os.path.join(TOOLS_DIR, name + ".py")
-    if TOOLS_DIR not in sys.path:
-        sys.path.insert(0, TOOLS_DIR)  # the tools' `import _bootstrap`
-    sys.argv = [path, *argv[1:]]
+    sys.argv = [f"{name}.py", *argv[1:]]  # error lines read "<tool>.py: error: ...", as tools/
+    module = importlib.import_module(f"paddle_gan.cli.{name}")
+    if name == "generate":  # self-contained: its own one-line error handling
+        return module.cli(argv[1:])
+    from paddle_gan.cli import run_main
+
     try:
-        runpy.run_path(path, run_name="__main__")
-    except SystemExit as exc:  # the tools exit through paddle_gan.cli.run_main
+        run_main(module.main, argv[1:])
+    except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 

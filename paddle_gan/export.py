@@ -7,12 +7,14 @@ An export folder holds
                                            shape, class count, input names, where it came from
 The program's inputs are `z` [None, latent_dim] float32 and, for conditional models, `cond`
 [None, num_classes] (a one-hot class vector); its output is the generator's raw output in
-`output_range`. `tools/generate.py` serves it with `paddle.inference` alone (no training code).
+`output_range`. `generate.py`, copied into the export folder from paddle_gan/cli/generate.py,
+serves it with `paddle.inference` alone (no training code): the folder is portable on its own.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -22,6 +24,9 @@ from paddle_gan.errors import UserError
 
 EXPORT_PREFIX = "generator"
 INFO_FILE = "generator_info.json"
+#: the server copied next to every export
+GENERATE_SCRIPT = "generate.py"
+GENERATE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cli", GENERATE_SCRIPT)
 FORMAT_VERSION = 1
 #: generator kinds that can be exported (CycleGAN's image-to-image pair has no latent input)
 EXPORTABLE_KINDS = ("gan",)
@@ -132,9 +137,12 @@ def export_generator(target: str, out_dir: str, say: Callable[[str], None] = pri
     try:
         os.makedirs(out_dir, exist_ok=True)
         save_generator(generator, latent_dim, num_classes, out_dir)
-        info["files"] = {"model": model_file(out_dir), "params": EXPORT_PREFIX + ".pdiparams"}
+        info["files"] = {"model": model_file(out_dir), "params": EXPORT_PREFIX + ".pdiparams",
+                         "server": GENERATE_SCRIPT}
         with open(os.path.join(out_dir, INFO_FILE), "w", encoding="utf-8") as handle:
             json.dump(info, handle, indent=2)
+        # the self-contained server (numpy + paddle.inference only): the folder works alone
+        shutil.copyfile(GENERATE_SOURCE, os.path.join(out_dir, GENERATE_SCRIPT))
     except OSError as exc:
         raise UserError(f"--out {out_dir}: cannot write: {exc.strerror or exc}") from None
     return info

@@ -1,25 +1,15 @@
 """Run a tool's `main` inside the test process (Paddle already imported: no 2-3 s start-up),
 through `run_main` exactly as `python tools/<name>.py` would, returning the exit code."""
-import importlib.util
-import os
+import importlib
 import sys
 
-from conftest import ROOT
-
-TOOLS = os.path.join(ROOT, "tools")
 _loaded = {}
 
 
 def load_tool(name):
-    """tools/<name>.py as a module (its `import _bootstrap` needs tools/ on sys.path)."""
+    """The module behind tools/<name>.py: paddle_gan/cli/<name>.py."""
     if name not in _loaded:
-        if TOOLS not in sys.path:
-            sys.path.insert(0, TOOLS)
-        spec = importlib.util.spec_from_file_location(f"tool_{name}",
-                                                      os.path.join(TOOLS, f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _loaded[name] = module
+        _loaded[name] = importlib.import_module(f"paddle_gan.cli.{name}")
     return _loaded[name]
 
 

@@ -1,0 +1,207 @@
+"""Draw images from an exported generator: `python tools/generate.py --model DIR --out g.png`.
+
+DIR comes from tools/export.py. This file imports no training code (nor paddle_gan): only
+paddle.inference, numpy, Pillow and, for 2-D point generators, matplotlib; copy it next to an
+export folder and it runs anywhere Paddle is installed. Latents are standard normal from --seed;
+conditional generators draw class --class, or classes 0, 1, 2, ... in turn.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Optional, Sequence
+
+# Intel MKL's fast path on AMD CPUs; must be set before Paddle loads (see paddle_gan/runtime.py).
+os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+
+import numpy as np  # noqa: E402
+
+INFO_FILE = "generator_info.json"
+PARAMS_FILE = "generator.pdiparams"
+MAX_NUM = 4096
+BATCH = 256
+
+
+class GenerateError(Exception):
+    """A problem the user can fix (missing folder, bad flag value): one line, exit 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def load_info(model_dir: str) -> dict:
+    """The export folder's generator_info.json; GenerateError when the folder is not an export."""
+    if not os.path.isdir(model_dir):
+        raise GenerateError(f"--model {model_dir}: no such folder (make one with "
+                            f"tools/export.py --checkpoint RUN --out {model_dir})")
+    path = os.path.join(model_dir, INFO_FILE)
+    if not os.path.isfile(path):
+        raise GenerateError(f"--model {model_dir}: not an exported generator (no {INFO_FILE}; "
+                            f"make one with tools/export.py)")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+        model = os.path.join(model_dir, info["files"]["model"])
+        params = os.path.join(model_dir, info["files"]["params"])
+        int(info["latent_dim"]), int(info["num_classes"]), list(info["output_range"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GenerateError(f"{path}: unreadable export description ({exc})") from None
+    for needed in (model, params):
+        if not os.path.isfile(needed):
+            raise GenerateError(f"--model {model_dir}: {os.path.basename(needed)} is missing")
+    return info
+
+
+def make_inputs(info: dict, num: int, seed: int, class_index: Optional[int] = None
+                ) -> tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
+    """Latents z [num, latent_dim] ~ N(0, I) from `seed`, and for conditional generators the
+    one-hot cond [num, num_classes] with the class indices [num] (class_index, else cycling)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((num, int(info["latent_dim"]))).astype(np.float32)
+    classes = int(info["num_classes"])
+    if not classes:
+        if class_index is not None:
+            raise GenerateError("--class: this generator is not conditional")
+        return z, None, None
+    if class_index is not None and not 0 <= class_index < classes:
+        raise GenerateError(f"--class: must be in 0..{classes - 1}, got {class_index}")
+    labels = (np.full(num, class_index) if class_index is not None
+              else np.arange(num) % classes).astype(np.int64)
+    return z, np.eye(classes, dtype=np.float32)[labels], labels
+
+
+def create_predictor(model_dir: str, info: dict, threads: Optional[int] = None, gpu: bool = False):
+    """A paddle.inference predictor for the export in `model_dir`.
+
+    oneDNN stays off on CPU: Paddle 3.3's oneDNN conv fusion pass crashes on these programs, and
+    without it the outputs equal the dynamic-graph generator's.
+    """
+    import paddle.inference as paddle_infer
+
+    config = paddle_infer.Config(os.path.join(model_dir, info["files"]["model"]),
+                                 os.path.join(model_dir, info["files"]["params"]))
+    config.disable_glog_info()
+    if gpu:
+        config.enable_use_gpu(256, 0)
+    else:
+        config.disable_gpu()
+        (getattr(config, "disable_onednn", None) or config.disable_mkldnn)()
+        config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
+    return paddle_infer.create_predictor(config)
+
+
+def predict(predictor, z: np.ndarray, cond: Optional[np.ndarray] = None) -> np.ndarray:
+    """The generator's raw outputs for z [N, latent_dim] (and cond [N, classes]), in batches."""
+    outputs = []
+    for start in range(0, len(z), BATCH):
+        feeds = {"z": z[start:start + BATCH]}
+        if cond is not None:
+            feeds["cond"] = cond[start:start + BATCH]
+        for name in predictor.get_input_names():
+            handle = predictor.get_input_handle(name)
+            handle.reshape(list(feeds[name].shape))
+            handle.copy_from_cpu(np.ascontiguousarray(feeds[name]))
+        predictor.run()
+        outputs.append(predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu())
+    return np.concatenate(outputs)
+
+
+def to_unit_range(x: np.ndarray, output_range: Sequence[float]) -> np.ndarray:
+    """Map generator output from its range (e.g. tanh's (-1, 1)) to [0, 1]."""
+    low, high = output_range
+    return (x - low) / (high - low)
+
+
+def image_grid(images: np.ndarray, padding: int = 2) -> np.ndarray:
+    """Tile [N, C, H, W] images in [0, 1] (C 1 or 3) into a square-ish uint8 [H', W', 3] grid."""
+    n, c, h, w = images.shape
+    if c == 1:
+        images = np.repeat(images, 3, axis=1)
+    ncol = int(math.ceil(math.sqrt(n)))
+    nrow = int(math.ceil(n / ncol))
+    grid = np.ones((3, nrow * (h + padding) + padding, ncol * (w + padding) + padding), np.float32)
+    for index in range(n):
+        row, col = divmod(index, ncol)
+        top, left = padding + row * (h + padding), padding + col * (w + padding)
+        grid[:, top:top + h, left:left + w] = images[index]
+    return (np.clip(grid, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(1, 2, 0)
+
+
+def save_points(points: np.ndarray, labels: Optional[np.ndarray], path: str) -> None:
+    """Scatter plot of 2-D samples (coloured by class for conditional generators)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6,
+               c=None if labels is None else labels, cmap=None if labels is None else "tab10")
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = OneLineParser(prog="generate.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, metavar="DIR", help="folder from tools/export.py")
+    parser.add_argument("--num", type=int, default=64, help=f"samples to draw, 1..{MAX_NUM} (64)")
+    parser.add_argument("--out", required=True, metavar="FILE.png", help="picture to write")
+    parser.add_argument("--seed", type=int, default=0, help="latent seed (0)")
+    parser.add_argument("--class", dest="class_index", type=int, default=None, metavar="C",
+                        help="conditional generators: draw class C only (default: cycle classes)")
+    parser.add_argument("--npy", default=None, metavar="FILE.npy",
+                        help="also save the samples, mapped to [0, 1] for images, as .npy")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (all cores)")
+    parser.add_argument("--gpu", action="store_true", help="run on GPU 0 (paddlepaddle-gpu)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.num <= MAX_NUM:
+        raise GenerateError(f"--num: must be in 1..{MAX_NUM}, got {args.num}")
+    if not args.out.lower().endswith(".png"):
+        raise GenerateError(f"--out {args.out}: give a .png file name")
+    out_folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_folder):
+        raise GenerateError(f"--out {args.out}: folder {out_folder} does not exist")
+    info = load_info(args.model)
+    z, cond, labels = make_inputs(info, args.num, args.seed, args.class_index)
+    try:
+        samples = predict(create_predictor(args.model, info, args.threads, args.gpu), z, cond)
+    except Exception as exc:  # Paddle's own errors are many lines: keep the first
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"generate.py: error: Paddle Inference failed: {first}", file=sys.stderr)
+        return 1
+    if info.get("sample_kind") == "points":
+        save_points(samples, labels, args.out)
+        kept = samples
+    else:
+        kept = np.clip(to_unit_range(samples, info["output_range"]), 0.0, 1.0)
+        from PIL import Image
+
+        Image.fromarray(image_grid(kept)).save(args.out)
+    if args.npy:
+        np.save(args.npy, kept.astype(np.float32))
+    classes = f", class {args.class_index}" if args.class_index is not None else ""
+    print(f"wrote {args.out}: {args.num} samples (seed {args.seed}{classes})")
+    return 0
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """main() with GenerateError reported as one line on stderr, exit 2."""
+    try:
+        return main(argv)
+    except GenerateError as exc:
+        print(f"generate.py: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

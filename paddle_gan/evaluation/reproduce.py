@@ -1,0 +1,294 @@
+"""Regenerate every quality table of the README: `python tools/reproduce.py`.
+
+Each *entry* is one documented command (a loss of the seed model with its defaults, the DCGAN
+and MLP configs, the quickstart), trained for a fixed number of steps on the embedded MNIST
+subset for every seed, scored during training (`--eval-every`, 1,000 samples: the FID-against-
+time curve) and at the end with the offline evaluator (5,000 samples, as `tools/eval.py`).
+The results go to `docs/results/` (or --out):
+
+- `<table>.md`: mean ± std over seeds per entry, stamped with the command, the commit, the
+  machine (CPU model, cores, Paddle) and the wall time;
+- `<table>_samples.png`: the final fixed-noise grid of every entry (first seed), one row each;
+- `<table>_fid_vs_time.png`: FID (1,000 samples) against training seconds, one line per entry
+  (mean over seeds);
+- `<table>.json`: every number behind them.
+
+Runs already finished in the work folder are reused (an interrupted reproduction continues).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from paddle_gan.config import TrainConfig, make_config
+from paddle_gan.errors import UserError
+from paddle_gan.evaluation.compare import COLUMNS, evaluate_run, mean_std, train_run
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One documented command: a config file and/or overrides, and its step budget.
+
+    name: the row's name. config: a YAML file under paddle_gan/configs (or None).
+    overrides: further keys. steps: discriminator steps of the full budget.
+    """
+
+    name: str
+    config: Optional[str] = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    steps: int = 3000
+
+    def command(self) -> str:
+        """The `tools/train.py` command a reader runs for this row (without seed/output)."""
+        parts = ["python tools/train.py"]
+        if self.config:
+            parts.append(f"--config paddle_gan/configs/{self.config}")
+        for key, value in self.overrides.items():
+            parts.append(f"--{key.replace('_', '-')} {value}")
+        return " ".join(parts)
+
+
+SEED_MODEL = dict(model="seed", dataset="mnist5k", width=32, batch_size=64)
+#: The losses of the seed model, each with its defaults (the README's loss comparison).
+LOSS_ENTRIES = tuple(Entry(loss, overrides=dict(SEED_MODEL, loss=loss), steps=3000)
+                     for loss in ("gan", "minimax", "lsgan", "wgan", "wgangp"))
+#: The model zoo's MNIST configs and the quickstart.
+ZOO_ENTRIES = (
+    Entry("quickstart", "quickstart.yaml", dict(dataset="mnist5k"), steps=0),
+    Entry("dcgan", "dcgan_mnist.yaml", dict(dataset="mnist5k", width=32), steps=3000),
+    Entry("mlp_gan", "mlp_gan_mnist.yaml", dict(dataset="mnist5k"), steps=3000),
+    Entry("mlp_wgangp", "mlp_wgangp_mnist.yaml", dict(dataset="mnist5k"), steps=15000),
+)
+TABLES = {"losses": LOSS_ENTRIES, "models": ZOO_ENTRIES}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much of each entry to run: the full step budgets (scale 1) or a smoke check."""
+
+    name: str
+    seeds: tuple[int, ...]
+    step_scale: float  # fraction of each entry's steps
+    max_steps: Optional[int]  # cap per run (the smoke check)
+    eval_points: int  # evaluations during training (the FID-against-time curve)
+    num_samples: int  # samples of the final evaluation
+
+
+BUDGETS = {
+    "full": Budget("full", (0, 1, 2), 1.0, None, 10, 5000),
+    "small": Budget("small", (0,), 1.0, 60, 2, 1000),
+}
+
+
+def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str) -> TrainConfig:
+    """The resolved config of one run of `entry`."""
+    values: dict[str, Any] = dict(entry.overrides)
+    config_file = os.path.join(CONFIG_DIR, entry.config) if entry.config else None
+    base = make_config(dict(values), config_file)
+    steps = int(round(entry.steps * budget.step_scale)) if entry.steps else base.max_steps
+    if not steps:
+        raise UserError(f"reproduce: entry {entry.name} has no step budget")
+    if budget.max_steps:
+        steps = min(steps, budget.max_steps)
+    values.update(seed=seed, max_steps=steps, epochs=1_000_000, progress=False,
+                  log_every=max(1, steps // 10), scalar_every=10, histogram_every=0,
+                  eval_every=max(1, steps // budget.eval_points), save_every=1_000_000,
+                  output=os.path.join(work_dir, budget.name, f"{entry.name}_seed{seed}"))
+    return make_config(values, config_file)
+
+
+def fid_curve(run_dir: str) -> list[tuple[int, float, float]]:
+    """(step, training seconds, FID) of every evaluation during training, from train_log.jsonl."""
+    path = os.path.join(run_dir, "train_log.jsonl")
+    points = []
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                doc = json.loads(line)
+                if "eval" in doc and "fid" in doc["eval"]:
+                    points.append((int(doc["step"]), float(doc.get("train_seconds", 0.0)),
+                                   float(doc["eval"]["fid"])))
+    return points
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores, bf16 support and versions: the stamp of every measurement."""
+    import paddle
+
+    from paddle_gan.runtime import cpu_model, usable_cores
+
+    return {"cpu": cpu_model(), "cores": usable_cores(), "python": platform.python_version(),
+            "paddle": paddle.__version__, "platform": platform.platform()}
+
+
+def commit() -> str:
+    """The repository's commit (with '+dirty' when tracked files differ), or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
+def stamp(command: str, wall_seconds: float, info: dict[str, Any]) -> str:
+    """The header every results file starts with."""
+    return (f"<!-- generated by `{command}`; do not edit by hand -->\n"
+            f"- command: `{command}`\n"
+            f"- commit: {info['commit']}; date: {info['date']}\n"
+            f"- machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, "
+            f"Paddle {info['machine']['paddle']}, Python {info['machine']['python']}\n"
+            f"- wall time: {wall_seconds / 60:.1f} min (training and evaluation, all runs)\n")
+
+
+def markdown_table(rows: dict[str, list[dict]], entries: Sequence[Entry],
+                   steps: dict[str, int], seconds: dict[str, list[float]]) -> str:
+    """One row per entry: steps, training minutes, and mean ± std over seeds of each metric."""
+    header = ["run", "D steps", "train min", "seeds"] + [title for _, title, _ in COLUMNS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for entry in entries:
+        docs = rows.get(entry.name)
+        if not docs:
+            continue
+        minutes = np.mean(seconds[entry.name]) / 60.0
+        cells = [entry.name, str(steps[entry.name]), f"{minutes:.1f}", str(len(docs))]
+        for key, _, spec in COLUMNS:
+            mean, std = mean_std([d.get(key) for d in docs])
+            cells.append("n/a" if np.isnan(mean) else f"{mean:{spec}} ± {std:{spec}}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def commands_table(entries: Sequence[Entry], steps: dict[str, int]) -> str:
+    """Each row's command, so that every number can be regenerated by hand."""
+    lines = ["| run | command |", "|---|---|"]
+    for entry in entries:
+        if entry.name in steps:
+            lines.append(f"| {entry.name} | `{entry.command()} --max-steps {steps[entry.name]} "
+                         f"--seed S` |")
+    return "\n".join(lines)
+
+
+def plot_fid_curves(curves: dict[str, list[list[tuple[int, float, float]]]], path: str,
+                    title: str) -> None:
+    """FID against training seconds, one line per entry (mean over seeds at each evaluation)."""
+    from paddle_gan.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for name, runs in curves.items():
+        runs = [r for r in runs if r]
+        if not runs:
+            continue
+        n = min(len(r) for r in runs)
+        seconds = np.mean([[p[1] for p in r[:n]] for r in runs], axis=0)
+        fid = np.mean([[p[2] for p in r[:n]] for r in runs], axis=0)
+        ax.plot(seconds / 60.0, fid, marker="o", markersize=3, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("training time (min, this machine)")
+    ax.set_ylabel("FID, 1,000 samples (shipped classifier)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def samples_picture(grids: dict[str, str], path: str) -> None:
+    """The entries' final grids side by side with their names above, one PNG."""
+    from paddle_gan.plots import _pyplot
+
+    plt = _pyplot()
+    names = [n for n, p in grids.items() if os.path.isfile(p)]
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.9), dpi=110,
+                             squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.imshow(plt.imread(grids[name]))
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
+              entries: Optional[Sequence[str]] = None, command: str = "",
+              say: Callable[[str], None] = print) -> str:
+    """Train, evaluate and write one results table; returns the path of its Markdown file."""
+    chosen = [e for e in TABLES[table] if entries is None or e.name in entries]
+    if not chosen:
+        raise UserError(f"--entries: none of {', '.join(entries or [])} is in table {table!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.perf_counter()
+    rows: dict[str, list[dict]] = {}
+    curves: dict[str, list[list[tuple[int, float, float]]]] = {}
+    seconds: dict[str, list[float]] = {}
+    steps: dict[str, int] = {}
+    grids: dict[str, str] = {}
+    for seed in budget.seeds:
+        for entry in chosen:
+            cfg = run_config(entry, budget, seed, work_dir)
+            steps[entry.name] = cfg.max_steps
+            say(f"== {table}/{entry.name} seed {seed}: {cfg.max_steps} steps -> {cfg.output}")
+            train_run(cfg, say)
+            doc = evaluate_run(cfg, budget.num_samples, say)
+            curve = fid_curve(cfg.output)
+            rows.setdefault(entry.name, []).append(doc)
+            curves.setdefault(entry.name, []).append(curve)
+            seconds.setdefault(entry.name, []).append(curve[-1][1] if curve else float("nan"))
+            if seed == budget.seeds[0]:
+                grids[entry.name] = os.path.join(cfg.output, "samples", "final.png")
+            say(f"   fid {doc['fid']:.4g} precision {doc.get('precision', float('nan')):.3f} "
+                f"classes {doc.get('classes_covered')} kl {doc.get('class_kl', float('nan')):.3f}")
+    wall = time.perf_counter() - start
+    info = {"commit": commit(), "date": datetime.date.today().isoformat(), "machine": machine()}
+    stem = os.path.join(out_dir, table if budget.name == "full" else f"{table}_{budget.name}")
+    plot_fid_curves(curves, stem + "_fid_vs_time.png",
+                    f"{table}: FID against training time ({info['machine']['cpu']})")
+    samples_picture(grids, stem + "_samples.png")
+    text = (stamp(command, wall, info) + "\n"
+            + markdown_table(rows, chosen, steps, seconds) + "\n\n"
+            + f"Seeds {', '.join(map(str, budget.seeds))}; final scores on "
+              f"{budget.num_samples} samples against the 500 held-out digits of the embedded "
+              f"subset, in the shipped classifier's features (real vs real: FID ~5).\n\n"
+            + commands_table(chosen, steps) + "\n\n"
+            + f"![samples]({os.path.basename(stem)}_samples.png)\n"
+            + f"![FID against time]({os.path.basename(stem)}_fid_vs_time.png)\n")
+    with open(stem + ".md", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    with open(stem + ".json", "w", encoding="utf-8") as handle:
+        json.dump({"info": info, "command": command, "wall_seconds": wall,
+                   "budget": budget.__dict__, "steps": steps,
+                   "runs": {name: [{k: d.get(k) for k, _, _ in COLUMNS} for d in docs]
+                            for name, docs in rows.items()},
+                   "curves": curves}, handle, indent=1)
+    say(f"wrote {stem}.md (+ .json, _samples.png, _fid_vs_time.png)")
+    return stem + ".md"
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """How this reproduction was started, for the stamp."""
+    return " ".join(["python tools/reproduce.py"] + [shlex.quote(a) for a in argv])
+

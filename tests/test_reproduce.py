@@ -1,0 +1,78 @@
+"""tools/reproduce.py: the results files it writes, and the README tables copied from them."""
+import json
+import os
+import re
+
+import pytest
+
+from conftest import ROOT
+from paddle_gan.evaluation import reproduce as rp
+
+RESULTS_MARK = re.compile(r"<!-- results: (docs/results/[\w./-]+\.md) -->")
+
+
+def first_table(text):
+    """The lines of the first Markdown table in `text` (stripped)."""
+    lines, started = [], False
+    for line in text.splitlines():
+        if line.strip().startswith("|"):
+            lines.append(line.strip())
+            started = True
+        elif started:
+            break
+    return lines
+
+
+def test_every_readme_quality_table_is_copied_from_its_results_file():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    marks = list(RESULTS_MARK.finditer(readme))
+    assert marks, "the README names no results file"
+    for mark in marks:
+        path = os.path.join(ROOT, mark.group(1))
+        assert os.path.isfile(path), mark.group(1)
+        with open(path, encoding="utf-8") as handle:
+            results = handle.read()
+        assert "- command: `python tools/reproduce.py" in results
+        assert "- machine: " in results and "- commit: " in results and "- wall time: " in results
+        expected = first_table(results)
+        assert expected and first_table(readme[mark.end():]) == expected, mark.group(1)
+
+
+def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, monkeypatch):
+    entry = rp.Entry("tiny_gan", overrides=dict(model="seed", dataset="mnist5k", width=8,
+                                                 batch_size=8, loss="gan", k=1), steps=4)
+    monkeypatch.setitem(rp.TABLES, "tiny", (entry,))
+    budget = rp.Budget("small", (0, 1), 1.0, None, 2, 50)
+    path = rp.reproduce("tiny", budget, str(tmp_path / "results"), str(tmp_path / "work"),
+                        command="python tools/reproduce.py --tables tiny", say=lambda _: None)
+    text = open(path, encoding="utf-8").read()
+    assert "- command: `python tools/reproduce.py --tables tiny`" in text
+    table = first_table(text)
+    assert table[0].startswith("| run | D steps | train min | seeds | FID")
+    assert table[2].startswith("| tiny_gan | 4 | ") and "| 2 |" in table[2]
+    assert "`python tools/train.py --model seed --dataset mnist5k --width 8" in text
+    doc = json.load(open(path[:-3] + ".json", encoding="utf-8"))
+    assert len(doc["runs"]["tiny_gan"]) == 2 and doc["info"]["machine"]["cores"] >= 1
+    curves = doc["curves"]["tiny_gan"]
+    assert [[p[0] for p in c] for c in curves] == [[2, 4], [2, 4]]  # steps of the evaluations
+    assert all(p[1] > 0 for c in curves for p in c)  # training seconds
+    for suffix in ("_samples.png", "_fid_vs_time.png"):
+        assert os.path.getsize(path[:-3] + suffix) > 1000
+
+
+def test_run_config_applies_budget_and_caps(tmp_path):
+    entry = rp.Entry("x", overrides=dict(rp.SEED_MODEL, loss="gan"), steps=3000)
+    cfg = rp.run_config(entry, rp.BUDGETS["full"], 2, str(tmp_path))
+    assert (cfg.max_steps, cfg.seed, cfg.eval_every, cfg.width) == (3000, 2, 300, 32)
+    small = rp.run_config(entry, rp.BUDGETS["small"], 0, str(tmp_path))
+    assert small.max_steps == rp.BUDGETS["small"].max_steps
+    assert small.output != cfg.output
+
+
+def test_reproduce_tool_rejects_unknown_tables_in_one_line():
+    from conftest import run_tool
+
+    done = run_tool("tools/reproduce.py", "--tables", "nope", "--out", "/tmp/x")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "reproduce.py: error: --tables: unknown nope; choose from losses, models"

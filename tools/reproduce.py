@@ -1,0 +1,12 @@
+"""Regenerate the README's quality tables: `python tools/reproduce.py [--budget small]`.
+
+The tool's code is paddle_gan/cli/reproduce.py (also `paddle-gan reproduce` after
+`pip install .`); this file runs it from a checkout, e.g. on AI Studio.
+"""
+import _bootstrap  # noqa: F401  (puts the repository on sys.path)
+import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
+from paddle_gan.cli import run_main
+from paddle_gan.cli.reproduce import main
+
+if __name__ == "__main__":
+    run_main(main)
