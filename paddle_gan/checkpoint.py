@@ -26,6 +26,8 @@ from paddle_gan.errors import RunFailure, UserError
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 CHECKPOINT_DIR = "checkpoints"
+#: the run folder's sample grids and 2-D frames
+SAMPLES_DIR = "samples"
 _NAME = re.compile(r"^step_(\d{8,})\.npz$")
 #: pickled Paddle files (paddle.save): never unpickled without --trust-checkpoint
 PICKLE_SUFFIXES = (".pdparams", ".pdopt", ".pkl", ".pickle")

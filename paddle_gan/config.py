@@ -18,6 +18,10 @@ import yaml
 from paddle_gan.errors import UserError
 
 
+#: the shipped experiment files (paddle_gan/configs/*.yaml)
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
+
+
 def _opt(default: Any, help: str, choices: Optional[tuple] = None, **extra: Any) -> Any:
     return field(default=default, metadata={"help": help, "choices": choices, **extra})
 
@@ -51,6 +55,8 @@ class TrainConfig:
     weight_clip: Optional[float] = _opt(None, "WGAN critic weight clipping bound c")
     gp_lambda: Optional[float] = _opt(None, "WGAN-GP penalty weight lambda")
     label_smoothing: float = _opt(1.0, "target for real samples in D's loss (0.9 = one-sided)")
+    g_ema: float = _opt(0.0, "sample, evaluate and export an exponential moving average of G's "
+                             "weights with this decay per G step (0 = off; e.g. 0.999)")
     # architecture
     width: int = _opt(128, "base channel count (the tutorial's 128; smaller is faster)")
     latent_dim: int = _opt(100, "length of z (the seed model needs 100)")
@@ -153,7 +159,8 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
                      "activation", "d_norm", "d_head", "image_size",
                      "classes",  # classes: model zoo
                      "n_blocks", "d_layers",  # CycleGAN
-                     "depth", "g_norm")  # 2-D toy GANs
+                     "depth", "g_norm",  # 2-D toy GANs
+                     "g_ema")  # the averaged generator is a network of the checkpoint
 
 
 def config_fields() -> dict[str, dataclasses.Field]:
@@ -310,6 +317,10 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and not 0.0 <= value < 1.0:
             raise UserError(f"{name}: must be in [0, 1), got {value}")
+    if not 0.0 <= cfg.g_ema < 1.0:
+        raise UserError(f"g_ema: must be in [0, 1) (0 = off), got {cfg.g_ema}")
+    if cfg.g_ema and cfg.model == "cyclegan":
+        raise UserError("g_ema: not available for cyclegan (its samples are translations)")
     if not 0.0 < cfg.label_smoothing <= 1.0:
         raise UserError(f"label_smoothing: must be in (0, 1], got {cfg.label_smoothing}")
     # model zoo

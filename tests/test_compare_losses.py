@@ -1,4 +1,4 @@
-"""paddle_gan.evaluation.compare and tools/compare_losses.py at toy size."""
+"""paddle_gan.experiments.compare and tools/compare_losses.py at toy size."""
 import json
 import math
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 
 from paddle_gan.errors import UserError
-from paddle_gan.evaluation import compare
+from paddle_gan.experiments import compare
 
 
 def test_mean_std_and_table_values():

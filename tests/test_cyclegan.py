@@ -21,7 +21,8 @@ from paddle_gan.train.cyclegan import (cycle_losses, cyclegan_rows, identity_los
                                        linear_decay, make_scheduler)
 from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.run import build_trainer, prepare_data, run_training
-from paddle_gan.translate import sample_rows, translate_files
+from paddle_gan.io.translate import translate_files
+from paddle_gan.viz.plots import sample_rows
 
 TINY = dict(model="cyclegan", width=4, n_blocks=1, batch_size=2, epochs=1, progress=False,
             log_every=1, seed=5)

@@ -198,7 +198,7 @@ def test_projection_fallback_for_other_data(tmp_path):
 
 def test_eval_during_training_logs_and_keeps_best(tmp_path):
     from paddle_gan.checkpoint import load_checkpoint
-    from paddle_gan.plots import read_scalars
+    from paddle_gan.viz.plots import read_scalars
     from paddle_gan.train.run import run_training
 
     cfg = _config(tmp_path / "run", max_steps=6, eval_every=3, keep_best=True, k=1)

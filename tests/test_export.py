@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import ROOT
 from inprocess_tools import load_tool, run_tool_main
 from tiny_mnist import write_mnist_folder
-from paddle_gan.export import INFO_FILE, load_generator, reference_outputs
+from paddle_gan.io.export import INFO_FILE, load_generator, reference_outputs
 from paddle_gan.train.run import run_training
 
 

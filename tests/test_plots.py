@@ -1,4 +1,4 @@
-"""paddle_gan.plots and tools/plot_samples.py: grids, interpolation, VisualDL curves, progress."""
+"""paddle_gan.viz.plots and tools/plot_samples.py: grids, interpolation, VisualDL curves, progress."""
 import math
 import os
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import run_tool
 
-from paddle_gan import plots
+from paddle_gan.viz import plots
 from paddle_gan.errors import UserError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -133,7 +133,7 @@ def test_tool_interpolate_curves_progress(tiny_run, tmp_path, plot_tool):
 
 
 def test_interpolation_rows_start_and_end_at_grid_latents(tiny_run):
-    from paddle_gan.evaluation.loading import load_run
+    from paddle_gan.io.runs import load_run
 
     run = load_run(tiny_run)
     picture = plots.interpolation_grid(run, 3, seed=5)

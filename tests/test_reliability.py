@@ -24,7 +24,7 @@ from conftest import ROOT, tiny_config
 from inprocess_tools import run_tool_main
 from paddle_gan import checkpoint as ck
 from paddle_gan.errors import RunFailure, UserError
-from paddle_gan.init_weights import init_from
+from paddle_gan.io.init_weights import init_from
 from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
 from paddle_gan.train.run import build_trainer, prepare_data, run_training
 

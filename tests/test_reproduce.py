@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from paddle_gan.evaluation import reproduce as rp
+from paddle_gan.experiments import reproduce as rp
 
 RESULTS_MARK = re.compile(r"<!-- results: (docs/results/[\w./-]+\.md) -->")
 

@@ -5,7 +5,7 @@ import paddle
 import pytest
 
 from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
-from paddle_gan.speed import (AMP_CPU_NOTE, CompiledForward, compile_convolutions, onednn_flag,
+from paddle_gan.train.speed import (AMP_CPU_NOTE, CompiledForward, compile_convolutions, onednn_flag,
                               plan_speed, restore_convolutions)
 
 

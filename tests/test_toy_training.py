@@ -160,7 +160,7 @@ def test_conditional_step_feeds_the_class_to_both_networks(tmp_path):
 
 
 def test_frame_geometry_helpers(tmp_path):
-    from paddle_gan.viz_toy import heat_grid, view_bounds, write_gif
+    from paddle_gan.viz.frames import heat_grid, view_bounds, write_gif
 
     grid = heat_grid((0.0, 1.0, 0.0, 2.0), cells=2)
     # row-major from the top row (y high): the reshaped heat map is an image with row 0 on top
@@ -257,7 +257,7 @@ def test_train_and_eval_tools_on_a_ring_run(tmp_path):
 
 # --------------------------------------------------------------------------- benchmark
 def test_benchmark_table_and_target_check(tmp_path):
-    from paddle_gan.toy_benchmark import RunResult, markdown_table, target_reached
+    from paddle_gan.experiments.toy_benchmark import RunResult, markdown_table, target_reached
 
     def result(target, loss, seed, modes, hq):
         return RunResult(target, loss, seed, 100, 100, {"modes": modes, "hq_percent": hq,
@@ -274,7 +274,7 @@ def test_benchmark_table_and_target_check(tmp_path):
 
 
 def test_benchmark_run_budget_counts_generator_iterations(tmp_path):
-    from paddle_gan.toy_benchmark import BenchmarkSpec, run_config
+    from paddle_gan.experiments.toy_benchmark import BenchmarkSpec, run_config
 
     spec = BenchmarkSpec(iterations=7, output=str(tmp_path))
     for loss in LOSSES:
@@ -305,7 +305,7 @@ def test_decayed_learning_rates_follow_the_step(tmp_path):
 def test_benchmark_reuses_a_finished_run_only_with_the_same_settings(tmp_path):
     import dataclasses
 
-    from paddle_gan.toy_benchmark import (RESULT_FILE, BenchmarkSpec, _settings, _stored_result,
+    from paddle_gan.experiments.toy_benchmark import (RESULT_FILE, BenchmarkSpec, _settings, _stored_result,
                                           run_config)
 
     cfg = run_config(BenchmarkSpec(iterations=7, output=str(tmp_path)), "ring", "gan", seed=0)

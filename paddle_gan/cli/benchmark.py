@@ -60,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def make(**case):
         return make_config({**overrides, **case}, args.config)
 
-    from paddle_gan.benchmark import format_table, run_benchmark
+    from paddle_gan.perf.benchmark import format_table, run_benchmark
 
     result = run_benchmark(base, _names(args.models) or [base.model],
                            _names(args.losses) or [base.loss],

@@ -17,7 +17,7 @@ from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_dir, chec
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_gan.losses import LOSSES
-    from paddle_gan.toy_benchmark import TARGETS, BenchmarkSpec
+    from paddle_gan.experiments.toy_benchmark import TARGETS, BenchmarkSpec
 
     parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS,
@@ -44,7 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         check_output_file(args.json, "--json")
 
     from paddle_gan.runtime import setup_runtime
-    from paddle_gan.toy_benchmark import (markdown_table, results_json, run_benchmark,
+    from paddle_gan.experiments.toy_benchmark import (markdown_table, results_json, run_benchmark,
                                           target_reached)
 
     setup_runtime("auto", args.threads)

@@ -19,7 +19,7 @@ def _csv(text: str) -> list[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from paddle_gan.evaluation.compare import ALL_LOSSES, ComparisonSpec, run_comparison
+    from paddle_gan.experiments.compare import ALL_LOSSES, ComparisonSpec, run_comparison
 
     parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for runs and results")

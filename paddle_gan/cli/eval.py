@@ -40,7 +40,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         check_output_file(args.json, "--json")
     if args.inception_weights:
         from paddle_gan.errors import UserError
-        from paddle_gan.init_weights import is_pickle_path, require_trust
+        from paddle_gan.io.init_weights import is_pickle_path, require_trust
 
         if not os.path.isfile(args.inception_weights):
             raise UserError(f"--inception-weights {args.inception_weights}: no such file (this "

@@ -21,7 +21,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     check_output_dir(args.out, "--out")
 
-    from paddle_gan.export import INFO_FILE, export_generator
+    from paddle_gan.io.export import INFO_FILE, export_generator
     from paddle_gan.runtime import setup_runtime
 
     setup_runtime("cpu")

@@ -15,7 +15,7 @@ from paddle_gan.errors import UserError
 
 
 def _run_dir(target: str) -> str:
-    from paddle_gan.evaluation.loading import run_dir_of
+    from paddle_gan.io.runs import run_dir_of
 
     if not os.path.exists(target):
         raise UserError(f"--checkpoint {target}: no such file or folder")
@@ -45,7 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise UserError(f"--out {args.out}: give a .png file name")
     check_output_file(args.out, "--out")  # before any work
 
-    from paddle_gan import plots
+    from paddle_gan.viz import plots
 
     if args.curves:
         print(f"wrote {plots.plot_curves(_run_dir(args.checkpoint), args.out)}")
@@ -56,13 +56,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"wrote {path}")
         return 0
 
-    from paddle_gan.evaluation.loading import load_run
+    from paddle_gan.io.runs import load_run
     from paddle_gan.runtime import setup_runtime
 
     setup_runtime("auto")
     run = load_run(args.checkpoint)
     if run.stored_kind == "cyclegan":  # rows a | G(a) | F(G(a)) | b | F(b) | G(F(b)) (test split)
-        from paddle_gan.translate import sample_rows
+        from paddle_gan.viz.plots import sample_rows
 
         picture = sample_rows(args.checkpoint, count=args.n)
     else:

@@ -17,7 +17,7 @@ from paddle_gan.errors import UserError
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from paddle_gan.evaluation.reproduce import BUDGETS, TABLES, command_line, reproduce
+    from paddle_gan.experiments.reproduce import BUDGETS, TABLES, command_line, reproduce
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = OneLineParser(description=__doc__.splitlines()[0])

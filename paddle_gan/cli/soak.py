@@ -45,7 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_gan import checkpoint as ckpt_io
     from paddle_gan.config import make_config
     from paddle_gan.runtime import setup_runtime
-    from paddle_gan.soak import run_soak
+    from paddle_gan.perf.soak import run_soak
 
     if ckpt_io.list_checkpoints(args.out):
         raise UserError(f"--out {args.out} already holds a run: choose a new folder")

@@ -28,7 +28,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check_output_dir(args.out, "--out")  # before any work
     from paddle_gan.errors import UserError
     from paddle_gan.runtime import setup_runtime
-    from paddle_gan.translate import translate_files
+    from paddle_gan.io.translate import translate_files
 
     try:
         setup_runtime(args.device)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 from paddle_gan.config import to_dict
 from paddle_gan.data import ArrayData
 from paddle_gan.errors import UserError
-from paddle_gan.evaluation.loading import LoadedRun, load_run, load_split
+from paddle_gan.io.runs import LoadedRun, load_run, load_split
 
 #: Modules that register evaluators (optional ones may not exist yet).
 EVALUATOR_MODULES = ("images", "points", "cyclegan")

@@ -19,7 +19,7 @@ from scipy.linalg import LinAlgWarning
 from paddle_gan.errors import UserError
 from paddle_gan.evaluation import EvalContext, EvalResult, register_evaluator
 from paddle_gan.evaluation.features import FeatureExtractor, choose_extractor
-from paddle_gan.evaluation.loading import eval_latents, generate, latent_dim_of, sample_run
+from paddle_gan.io.runs import eval_latents, generate, latent_dim_of, sample_run
 from paddle_gan.evaluation.training import TrainingMetrics, register_training_evaluator
 from paddle_gan.metrics import class_coverage, fid, inception_score, kid, precision_recall
 
@@ -152,7 +152,7 @@ EVAL_KID_SUBSETS = 20
 def image_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
     """FID, KID, Inception Score and classes covered of EVAL_SAMPLES fixed-latent samples
     against up to EVAL_REAL fixed held-out images, in the run's feature space."""
-    from paddle_gan.train.run import prepare_data
+    from paddle_gan.models import prepare_data
 
     held_out = prepare_data(cfg, "test")
     extractor = choose_extractor(held_out.name, held_out.samples.shape[1])
@@ -161,13 +161,14 @@ def image_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
     z, labels = eval_latents(cfg.seed, EVAL_SAMPLES, latent_dim_of(trainer.G, cfg), num_classes)
 
     def compute(trainer: Any) -> dict[str, float]:
-        was_training = trainer.G.training
-        trainer.G.eval()
+        sampler = trainer.sampler
+        was_training = sampler.training
+        sampler.eval()
         try:
-            samples = np.clip(generate(trainer.G, z, labels, num_classes), 0.0, 1.0)
+            samples = np.clip(generate(sampler, z, labels, num_classes), 0.0, 1.0)
         finally:
             if was_training:
-                trainer.G.train()
+                sampler.train()
         feats, probs = extractor.extract(samples)
         found = image_metrics(real_feats, feats, probs, cfg.seed, EVAL_KID_SUBSETS)
         keys = ("fid", "kid", "inception_score", "classes_covered", "precision", "recall")

@@ -26,7 +26,7 @@ import numpy as np
 from paddle_gan.data.toy2d import ImageClassTarget, Mixture, dataset_target, target_density
 from paddle_gan.errors import UserError
 from paddle_gan.evaluation import EvalContext, EvalResult, register_evaluator
-from paddle_gan.evaluation.loading import (build_generator, eval_latents, generate,
+from paddle_gan.io.runs import (build_generator, eval_latents, generate,
                                            latent_dim_of, load_run)
 from paddle_gan.evaluation.training import TrainingMetrics, register_training_evaluator
 from paddle_gan.metrics.toy2d import density_metrics, mode_metrics, sliced_wasserstein
@@ -98,7 +98,7 @@ def real_points(points: np.ndarray, n: int, seed: int) -> np.ndarray:
 def evaluate_toy_run(checkpoint: str, num_samples: int = PROTOCOL_SAMPLES, seed: int = 0
                      ) -> dict[str, float]:
     """The protocol's metrics for a 2-D run folder or checkpoint file."""
-    from paddle_gan.train.run import prepare_data
+    from paddle_gan.models import prepare_data
 
     run = load_run(checkpoint, warn=lambda _: None)
     held_out = prepare_data(run.cfg, "test")
@@ -146,7 +146,7 @@ def evaluate_points(ctx: EvalContext) -> EvalResult:
 def point_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
     """The protocol metrics on fixed latents every `eval_every` steps; the best run has the
     lowest sliced Wasserstein distance to held-out points."""
-    from paddle_gan.train.run import prepare_data
+    from paddle_gan.models import prepare_data
 
     target = dataset_target(cfg.dataset)
     real = real_points(prepare_data(cfg, "test").samples, TRAINING_SAMPLES, cfg.seed)
@@ -155,13 +155,14 @@ def point_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
                             bool(num_classes))
 
     def compute(trainer: Any) -> dict[str, float]:
-        was_training = trainer.G.training
-        trainer.G.eval()
+        sampler = trainer.sampler
+        was_training = sampler.training
+        sampler.eval()
         try:
-            samples = generate(trainer.G, z, labels, num_classes)
+            samples = generate(sampler, z, labels, num_classes)
         finally:
             if was_training:
-                trainer.G.train()
+                sampler.train()
         return {k: float(v) for k, v in point_metrics(samples, target, real, labels,
                                                       cfg.seed).items()}
 

@@ -66,8 +66,8 @@ def evaluate_run(checkpoint: str, classify: Optional[ImageFn] = None,
                  features: Optional[ImageFn] = None, split: str = "test",
                  say: Callable[[str], None] = print) -> dict[str, float]:
     """`evaluate_translation` of a run folder / checkpoint on its data set's `split`."""
-    from paddle_gan.train.run import prepare_data
-    from paddle_gan.translate import load_generators
+    from paddle_gan.models import prepare_data
+    from paddle_gan.io.translate import load_generators
 
     cfg, generators = load_generators(checkpoint, warn=say)
     data = prepare_data(cfg, split)

@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import numpy as np
 import paddle.nn as nn
+
+from paddle_gan.data import ArrayData, load_dataset, resize_images
+from paddle_gan.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -67,3 +71,43 @@ def _import_all() -> None:
 
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
+
+
+# ----------------------------------------------------------------------------- data for a model
+def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
+    """Load the data set and resize images to the size the model needs (or cfg.image_size)."""
+    data = load_dataset(cfg, split)
+    if data.samples.ndim == 4:
+        entry = get_model(cfg.model)
+        native = data.samples.shape[-1]
+        size = cfg.image_size or (entry.image_size(native) if entry.image_size else native)
+        data.samples = resize_images(data.samples, size)
+    if cfg.conditional and not data.num_classes:
+        raise UserError(f"--conditional: data set {cfg.dataset!r} has no class labels")
+    return data
+
+
+def data_spec(cfg: TrainConfig, data: ArrayData) -> DataSpec:
+    return DataSpec(tuple(data.samples.shape[1:]), data.num_classes if cfg.conditional else 0)
+
+
+# ----------------------------------------------------------------------------- output range, latents
+def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int
+                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """The run's fixed noise (and class labels, cycling, for conditional models)."""
+    rng = np.random.default_rng([seed, 424242])
+    z = rng.standard_normal((n, latent_dim)).astype(np.float32)
+    labels = (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
+    return z, labels
+
+
+def to_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Map generator output from its range to [0, 1]."""
+    low, high = value_range
+    return (x - low) / (high - low)
+
+
+def from_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Map [0, 1] data to a generator's output range."""
+    low, high = value_range
+    return x * (high - low) + low

@@ -40,8 +40,9 @@ from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.optim import make_optimizer, step_seed
 from paddle_gan.train.steps import (StepRuntime, apply_update, clip_critic, d_objective,
                                     g_objective)
-from paddle_gan.train.snapshots import SAMPLES_DIR, from_unit_range
-from paddle_gan.viz import make_grid, save_png
+from paddle_gan.models import from_unit_range
+from paddle_gan.checkpoint import SAMPLES_DIR
+from paddle_gan.viz import cyclegan_rows, save_png
 
 Tensor = paddle.Tensor
 SNAPSHOT_COUNT = 8  # fixed images per domain in the sample rows
@@ -90,37 +91,6 @@ def make_scheduler(cfg: TrainConfig, learning_rate: float) -> paddle.optimizer.l
 
 
 # ----------------------------------------------------------------------------- pictures
-def _generators(trainer_or_models: Any) -> GeneratorPair:
-    return trainer_or_models.G if hasattr(trainer_or_models, "G") else trainer_or_models
-
-
-def cyclegan_rows(trainer_or_models: Any,
-                  images: tuple[Optional[np.ndarray], Optional[np.ndarray]]) -> np.ndarray:
-    """One picture of rows x | G(x) | F(G(x)) (then y | F(y) | G(F(y)) in the same row).
-
-    Args:
-        trainer_or_models: a CycleGanTrainer or a GeneratorPair.
-        images: (A images, B images), float [N, C, H, W] in [0, 1]; either may be None to draw
-            one direction only; with both, min(N_A, N_B) rows.
-
-    Returns:
-        uint8 [H', W', 3] picture (3 or 6 columns).
-    """
-    generators = _generators(trainer_or_models)
-    images_a, images_b = images
-    columns = []
-    for x, there, back in ((images_a, "AtoB", "BtoA"), (images_b, "BtoA", "AtoB")):
-        if x is None:
-            continue
-        moved = generators.translate(x, there)
-        columns += [np.asarray(x, np.float32), moved, generators.translate(moved, back)]
-    if not columns:
-        raise ValueError("cyclegan_rows needs images of at least one domain")
-    rows = min(len(c) for c in columns)
-    tiles = np.stack([c[:rows] for c in columns], axis=1)  # [rows, cols, C, H, W]
-    return make_grid(tiles.reshape(-1, *tiles.shape[2:]), nrow=len(columns))
-
-
 class CycleSnapshots:
     """samples/<tag>.png: rows a | G(a) | F(G(a)) | b | F(b) | G(F(b)) for fixed training images;
     VisualDL images 'cycle_AtoB' and 'cycle_BtoA' with the same rows per direction."""

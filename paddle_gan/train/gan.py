@@ -26,11 +26,13 @@ from paddle_gan.errors import RunFailure
 from paddle_gan.evaluation.training import maybe_training_evaluator
 from paddle_gan.losses import LossSpec
 from paddle_gan.monitor import RunMonitor
+from paddle_gan.train.average import GeneratorAverage
 from paddle_gan.train.histograms import maybe_histogram_writer
 from paddle_gan.train.hparams import write_hparams
 from paddle_gan.train.optim import make_optimizer, step_seed
 from paddle_gan.train.schedule import CriticSchedule, lr_factor
-from paddle_gan.train.snapshots import fixed_latents, from_unit_range, make_snapshot_writer, to_unit_range
+from paddle_gan.train.snapshots import make_snapshot_writer
+from paddle_gan.models import fixed_latents, from_unit_range, to_unit_range
 from paddle_gan.train.steps import (Adversaries, GradHook, StepRuntime, StepSettings, d_step,
                                     g_step)
 
@@ -87,20 +89,23 @@ class GanTrainer:
         run_dir: where checkpoints, samples and logs go.
         monitor: VisualDL / console writer (built from run_dir when omitted).
         runtime: how each step runs (compiled forwards, step context, AMP scalers, shard);
-            built by `paddle_gan.speed.build_step_runtime`; the plain dynamic graph by default.
+            built by `paddle_gan.train.speed.build_step_runtime`; the plain dynamic graph by default.
         parallel: this process's place in a data-parallel launch (one process by default).
+        g_average: with `cfg.g_ema`, an untrained copy of the generator's architecture that
+            becomes the average of its weights (samples, evaluation and export use it).
     """
 
     #: stored as the checkpoint's meta "kind" (subclass hook: CycleGAN writes "cyclegan")
     checkpoint_kind = "gan"
-    #: whether the speed plan may compile this trainer's forwards (`paddle_gan.speed`)
+    #: whether the speed plan may compile this trainer's forwards (`paddle_gan.train.speed`)
     compiles_forwards = True
 
     def __init__(self, cfg: TrainConfig, loss: LossSpec, generator: nn.Layer,
                  discriminator: nn.Layer, data: ArrayData, run_dir: str,
                  monitor: Optional[RunMonitor] = None,
                  runtime: Optional[StepRuntime] = None,
-                 parallel: Optional[ParallelContext] = None) -> None:
+                 parallel: Optional[ParallelContext] = None,
+                 g_average: Optional[nn.Layer] = None) -> None:
         self.cfg = cfg
         self.loss = loss
         self.G = generator
@@ -116,6 +121,8 @@ class GanTrainer:
         self.settings = StepSettings.from_config(cfg, discriminator,
                                                  getattr(generator, "latent_dim", None))
         self.schedule = CriticSchedule.from_config(cfg)
+        self.average = (GeneratorAverage(generator, g_average, cfg.g_ema)
+                        if cfg.g_ema and g_average is not None else None)
         self.position = Position()
         self.last_checkpoint: Optional[str] = None
         self.resumed_from: Optional[str] = None  # never pruned
@@ -145,8 +152,16 @@ class GanTrainer:
     def nets(self) -> Adversaries:
         return Adversaries(self.G, self.D, self.opt_g, self.opt_d)
 
+    @property
+    def sampler(self) -> nn.Layer:
+        """The generator that draws the run's samples: G's weight average when `g_ema` is on."""
+        return self.average.average if self.average is not None else self.G
+
     def modules(self) -> dict[str, nn.Layer]:
-        return {"G": self.G, "D": self.D}
+        nets = {"G": self.G, "D": self.D}
+        if self.average is not None:
+            nets["G_ema"] = self.average.average
+        return nets
 
     def optimizers(self) -> dict[str, ckpt_io.OptimizerEntry]:
         return {"opt_G": (self.opt_g, {"G": self.G}), "opt_D": (self.opt_d, {"D": self.D})}
@@ -159,6 +174,7 @@ class GanTrainer:
             return path
         meta = {"step": pos.step, "epoch": pos.epoch, "batch": pos.batch,
                 "train_seconds": round(pos.train_seconds, 3),
+                "g_ema_updates": self.average.updates if self.average is not None else 0,
                 "config": to_dict(self.cfg), "kind": self.checkpoint_kind}
         # NaN weights are never saved, a failed write is one line; in both cases the files
         # already on disk stay as they were.
@@ -183,6 +199,8 @@ class GanTrainer:
         meta = checkpoint.meta
         self.position = Position(int(meta["step"]), int(meta["epoch"]), int(meta["batch"]),
                                  float(meta.get("train_seconds", 0.0)))
+        if self.average is not None:
+            self.average.updates = int(meta.get("g_ema_updates", 0))
         self.last_checkpoint = checkpoint.path
         self.resumed_from = checkpoint.path
 
@@ -225,16 +243,20 @@ class GanTrainer:
             if self.is_g_step():
                 window = self.schedule.window(self.position.step)
                 self._last_g = detached(g_step(nets, *args, on_grads=self._grad_hook(window)))
+                if self.average is not None:
+                    self.average.update()
         stats.update(self._last_g)
         return detached(stats)
 
     def sample_fixed(self, n: int) -> np.ndarray:
         """The run's fixed-noise samples in eval mode (BN statistics frozen), in [0, 1]."""
         z, labels = fixed_latents(self.cfg.seed, n, self.cfg.latent_dim, self.num_classes)
-        self.G.eval()
+        sampler = self.sampler
+        sampler.eval()
         with paddle.no_grad():
-            out = self.G(paddle.to_tensor(z), self._cond(labels)).numpy()
-        self.G.train()
+            out = sampler(paddle.to_tensor(z), self._cond(labels)).numpy()
+        if sampler is self.G:
+            self.G.train()
         return to_unit_range(out, getattr(self.G, "output_range", (0.0, 1.0)))
 
     # ----------------------------------------------------------------- loop

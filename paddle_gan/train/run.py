@@ -1,6 +1,7 @@
 """The run driver behind `tools/train.py`: config -> data + models + loss -> trainer.fit()."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -10,31 +11,14 @@ import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.config import TrainConfig, architecture_differences, from_dict, to_dict
-from paddle_gan.data import ArrayData, load_dataset, resize_images
+from paddle_gan.data import ArrayData
 from paddle_gan.errors import UserError
 from paddle_gan.losses import get_loss
-from paddle_gan.models import DataSpec, build_models, get_model
+from paddle_gan.models import build_models, data_spec, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
 from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
 
 CONFIG_FILE = "config.json"
-
-
-def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
-    """Load the data set and resize images to the size the model needs (or cfg.image_size)."""
-    data = load_dataset(cfg, split)
-    if data.samples.ndim == 4:
-        entry = get_model(cfg.model)
-        native = data.samples.shape[-1]
-        size = cfg.image_size or (entry.image_size(native) if entry.image_size else native)
-        data.samples = resize_images(data.samples, size)
-    if cfg.conditional and not data.num_classes:
-        raise UserError(f"--conditional: data set {cfg.dataset!r} has no class labels")
-    return data
-
-
-def data_spec(cfg: TrainConfig, data: ArrayData) -> DataSpec:
-    return DataSpec(tuple(data.samples.shape[1:]), data.num_classes if cfg.conditional else 0)
 
 
 def trainer_class(model: str) -> type:
@@ -56,7 +40,7 @@ def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str, device: Optio
     """
     import paddle
 
-    from paddle_gan.speed import SpeedPlan, plan_run
+    from paddle_gan.train.speed import SpeedPlan, plan_run
     from paddle_gan.train.steps import StepRuntime
 
     paddle.seed(cfg.seed)  # the initial weights depend on the run's seed only
@@ -66,13 +50,16 @@ def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str, device: Optio
         raise UserError(str(exc)) from None
     make = trainer_class(cfg.model)
     loss = get_loss(cfg.loss)
+    extra = {}
+    if cfg.g_ema:  # built before any speed option touches G's layers
+        extra["g_average"] = copy.deepcopy(generator)
     plan, runtime = SpeedPlan(), StepRuntime()
     if device is not None:
         plan, runtime = plan_run(cfg, device, make, generator, discriminator,
                                  loss.gradient_penalty, parallel,
                                  data.num_classes if cfg.conditional else 0)
     trainer = make(cfg, loss, generator, discriminator, data, run_dir, monitor=monitor,
-                   runtime=runtime, parallel=parallel)
+                   runtime=runtime, parallel=parallel, **extra)
     trainer.speed = plan
     return trainer
 
@@ -140,7 +127,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
         if cfg.init_from:
             say(f"note: --init-from {cfg.init_from} ignored: resuming restores every weight")
     elif cfg.init_from:
-        from paddle_gan.init_weights import init_from
+        from paddle_gan.io.init_weights import init_from
 
         init_from(cfg.init_from, {"G": trainer.G, "D": trainer.D}, cfg.trust_checkpoint, say)
     try:

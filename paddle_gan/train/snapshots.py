@@ -7,30 +7,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 import paddle
 
+from paddle_gan.checkpoint import SAMPLES_DIR
 from paddle_gan.viz import make_grid, save_png
 
-SAMPLES_DIR = "samples"
-
-
-def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int
-                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """The run's fixed noise (and class labels, cycling, for conditional models)."""
-    rng = np.random.default_rng([seed, 424242])
-    z = rng.standard_normal((n, latent_dim)).astype(np.float32)
-    labels = (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
-    return z, labels
-
-
-def to_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    """Map generator output from its range to [0, 1]."""
-    low, high = value_range
-    return (x - low) / (high - low)
-
-
-def from_unit_range(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    """Map [0, 1] data to a generator's output range."""
-    low, high = value_range
-    return x * (high - low) + low
 
 
 class ImageSnapshots:
@@ -55,7 +34,7 @@ def make_snapshot_writer(run_dir: str, sample_ndim: int) -> Callable[[Any, str],
     if sample_ndim == 4:
         return ImageSnapshots(run_dir)
     if sample_ndim == 2:
-        from paddle_gan.viz_toy import PointFrames  # matplotlib is loaded by 2-D runs only
+        from paddle_gan.viz.frames import PointFrames  # matplotlib is loaded by 2-D runs only
 
         return PointFrames(run_dir)
     raise ValueError(f"no snapshot writer for samples of rank {sample_ndim}")

@@ -32,7 +32,7 @@ GradHook = Callable[[str, nn.Layer], None]
 
 @dataclass(frozen=True)
 class StepRuntime:
-    """How a step runs (built once per run by `paddle_gan.speed.build_step_runtime`).
+    """How a step runs (built once per run by `paddle_gan.train.speed.build_step_runtime`).
 
     g_forward / d_forward: what the steps call as G and D (None: the networks themselves);
         compiled programs or `paddle.DataParallel` wrappers share the networks' parameters.

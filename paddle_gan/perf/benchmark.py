@@ -104,7 +104,7 @@ def batch_tensors(trainer: Any) -> tuple[Any, Any]:
     """The first batch of epoch 0 as the model sees it: float32 tensors in G's output range."""
     import paddle
 
-    from paddle_gan.train.snapshots import from_unit_range
+    from paddle_gan.models import from_unit_range
 
     _, samples, labels = next(iter(trainer.batches.epoch(0)))
     value_range = getattr(trainer.G, "output_range", (0.0, 1.0))
@@ -243,7 +243,8 @@ class BenchRow:
 def benchmark_case(cfg: Any, loops: Sequence[str], iters: int, warmup: int, sgemm_n: int,
                    keep_dir: Optional[str] = None) -> list[BenchRow]:
     """Bench one resolved config in the requested loops; rows in `loops` order."""
-    from paddle_gan.train.run import build_trainer, prepare_data
+    from paddle_gan.train.run import build_trainer
+    from paddle_gan.models import prepare_data
 
     if iters < 1 or warmup < 1:
         raise UserError("--iters and --warmup must be at least 1")

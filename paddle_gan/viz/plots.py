@@ -10,15 +10,15 @@ import glob
 import math
 import os
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from paddle_gan.errors import UserError
-from paddle_gan.evaluation.loading import (LoadedRun, build_generator, eval_latents, generate,
+from paddle_gan.io.runs import (LoadedRun, build_generator, eval_latents, generate,
                                            latent_dim_of, load_split)
 from paddle_gan.monitor import VISUALDL_DIR
-from paddle_gan.train.snapshots import SAMPLES_DIR
+from paddle_gan.checkpoint import SAMPLES_DIR
 from paddle_gan.viz import make_grid, save_png
 
 #: Most frames shown in a progress montage (the GIF shows all).
@@ -238,3 +238,16 @@ def save_picture(path: str, picture: np.ndarray) -> str:
     """Write a uint8 [H, W, 3] picture as PNG; returns the path."""
     save_png(path, picture)
     return path
+
+
+def sample_rows(target: str, count: int = 8, split: str = "test",
+                warn: Callable[[str], None] = print) -> np.ndarray:
+    """The rows picture (a | G(a) | F(G(a)) | b | F(b) | G(F(b))) of a CycleGAN run for the first
+    `count` images of each domain of its data set's `split` (tools/plot_samples.py's hook)."""
+    from paddle_gan.io.translate import load_generators
+    from paddle_gan.models import prepare_data
+    from paddle_gan.viz import cyclegan_rows
+
+    cfg, generators = load_generators(target, warn=warn)
+    data = prepare_data(cfg, split)
+    return cyclegan_rows(generators, (data.samples[:count], data.samples_b[:count]))

@@ -26,7 +26,8 @@ EXPORT_PREFIX = "generator"
 INFO_FILE = "generator_info.json"
 #: the server copied next to every export
 GENERATE_SCRIPT = "generate.py"
-GENERATE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cli", GENERATE_SCRIPT)
+GENERATE_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cli",
+                               GENERATE_SCRIPT)
 FORMAT_VERSION = 1
 #: generator kinds that can be exported (CycleGAN's image-to-image pair has no latent input)
 EXPORTABLE_KINDS = ("gan",)
@@ -78,7 +79,7 @@ def save_generator(generator: Any, latent_dim: int, num_classes: int, out_dir: s
 class LoadedGenerator:
     """A run's generator in eval mode, with what an export needs to describe it."""
 
-    run: Any  # paddle_gan.evaluation.loading.LoadedRun
+    run: Any  # paddle_gan.io.runs.LoadedRun
     generator: Any
     num_classes: int  # > 0 for conditional models
     class_names: Optional[list[str]]
@@ -89,7 +90,7 @@ def load_generator(target: str, say: Callable[[str], None] = print) -> LoadedGen
 
     UserError (one line) when `target` is missing, not a checkpoint, or not an exportable run.
     """
-    from paddle_gan.evaluation.loading import build_generator, load_run, load_split
+    from paddle_gan.io.runs import build_generator, load_run, load_split
 
     run = load_run(target, warn=say)
     if run.stored_kind not in EXPORTABLE_KINDS:

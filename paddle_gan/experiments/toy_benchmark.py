@@ -20,10 +20,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from paddle_gan.config import CONFIG_DIR
 from paddle_gan.errors import UserError
 
 TARGETS = ("ring", "grid")
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 RESULT_FILE = "benchmark_result.json"
 
 #: Published numbers (modes, % high quality) for the same protocol: VEEGAN (Srivastava et al.

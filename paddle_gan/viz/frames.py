@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from paddle_gan.errors import UserError
-from paddle_gan.train.snapshots import SAMPLES_DIR
+from paddle_gan.checkpoint import SAMPLES_DIR
 
 FRAME_PATTERN = "frame_{step:08d}.png"
 _FRAME_RE = re.compile(r"^frame_(\d{8,})\.png$")
@@ -206,7 +206,7 @@ class PointFrames:
 
     def frame(self, trainer: Any, name: str) -> str:
         """Draw the frame for the trainer's current state to samples/<name> and VisualDL."""
-        from paddle_gan.train.snapshots import fixed_latents
+        from paddle_gan.models import fixed_latents
 
         self._setup(trainer)
         fake = trainer.sample_fixed(self.count)[:, :2]

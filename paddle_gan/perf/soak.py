@@ -150,7 +150,8 @@ class FileMonitor(RunMonitor):
 def run_soak(cfg: Any, sample_every: int = 100, warmup: int = 1000,
              say: Callable[[str], None] = print) -> SoakResult:
     """Train `cfg` (a fresh run folder) for cfg.max_steps steps, sampling every `sample_every`."""
-    from paddle_gan.train.run import build_trainer, prepare_data
+    from paddle_gan.train.run import build_trainer
+    from paddle_gan.models import prepare_data
 
     data = prepare_data(cfg)
     os.makedirs(cfg.output, exist_ok=True)

@@ -29,11 +29,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from paddle_gan.config import TrainConfig, make_config
+from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
-from paddle_gan.evaluation.compare import COLUMNS, evaluate_run, mean_std, train_run
+from paddle_gan.experiments.compare import COLUMNS, evaluate_run, mean_std, train_run
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -187,7 +186,7 @@ def commands_table(entries: Sequence[Entry], steps: dict[str, int]) -> str:
 def plot_fid_curves(curves: dict[str, list[list[tuple[int, float, float]]]], path: str,
                     title: str) -> None:
     """FID against training seconds, one line per entry (mean over seeds at each evaluation)."""
-    from paddle_gan.plots import _pyplot
+    from paddle_gan.viz.plots import _pyplot
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
@@ -214,7 +213,7 @@ def plot_fid_curves(curves: dict[str, list[list[tuple[int, float, float]]]], pat
 
 def samples_picture(grids: dict[str, str], path: str) -> None:
     """The entries' final grids side by side with their names above, one PNG."""
-    from paddle_gan.plots import _pyplot
+    from paddle_gan.viz.plots import _pyplot
 
     plt = _pyplot()
     names = [n for n, p in grids.items() if os.path.isfile(p)]

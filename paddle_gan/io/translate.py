@@ -92,15 +92,3 @@ def translate_files(checkpoint: str, inputs: str, direction: str, out_dir: str,
             save_image(path, image)
             written.append(path)
     return written
-
-
-def sample_rows(target: str, count: int = 8, split: str = "test",
-                warn: Callable[[str], None] = print) -> np.ndarray:
-    """The rows picture (a | G(a) | F(G(a)) | b | F(b) | G(F(b))) of a CycleGAN run for the first
-    `count` images of each domain of its data set's `split` (tools/plot_samples.py's hook)."""
-    from paddle_gan.train.cyclegan import cyclegan_rows
-    from paddle_gan.train.run import prepare_data
-
-    cfg, generators = load_generators(target, warn=warn)
-    data = prepare_data(cfg, split)
-    return cyclegan_rows(generators, (data.samples[:count], data.samples_b[:count]))

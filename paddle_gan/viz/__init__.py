@@ -41,3 +41,34 @@ def save_png(path: str, picture: np.ndarray) -> None:
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     imsave(path, picture)
+
+
+def _generators(trainer_or_models: Any) -> Any:
+    return trainer_or_models.G if hasattr(trainer_or_models, "G") else trainer_or_models
+
+
+def cyclegan_rows(trainer_or_models: Any,
+                  images: tuple[Optional[np.ndarray], Optional[np.ndarray]]) -> np.ndarray:
+    """One picture of rows x | G(x) | F(G(x)) (then y | F(y) | G(F(y)) in the same row).
+
+    Args:
+        trainer_or_models: a CycleGanTrainer or a GeneratorPair.
+        images: (A images, B images), float [N, C, H, W] in [0, 1]; either may be None to draw
+            one direction only; with both, min(N_A, N_B) rows.
+
+    Returns:
+        uint8 [H', W', 3] picture (3 or 6 columns).
+    """
+    generators = _generators(trainer_or_models)
+    images_a, images_b = images
+    columns = []
+    for x, there, back in ((images_a, "AtoB", "BtoA"), (images_b, "BtoA", "AtoB")):
+        if x is None:
+            continue
+        moved = generators.translate(x, there)
+        columns += [np.asarray(x, np.float32), moved, generators.translate(moved, back)]
+    if not columns:
+        raise ValueError("cyclegan_rows needs images of at least one domain")
+    rows = min(len(c) for c in columns)
+    tiles = np.stack([c[:rows] for c in columns], axis=1)  # [rows, cols, C, H, W]
+    return make_grid(tiles.reshape(-1, *tiles.shape[2:]), nrow=len(columns))

@@ -63,7 +63,7 @@ def load_run(target: str, warn: Callable[[str], None] = print) -> LoadedRun:
 
 def load_split(run: LoadedRun, split: str) -> ArrayData:
     """The run's data set split, resized as for training (`prepare_data`); loaded once per run."""
-    from paddle_gan.train.run import prepare_data
+    from paddle_gan.models import prepare_data
 
     if split not in run.splits:
         run.splits[split] = prepare_data(run.cfg, split)
@@ -73,13 +73,15 @@ def load_split(run: LoadedRun, split: str) -> ArrayData:
 def build_generator(run: LoadedRun, data: ArrayData):
     """The run's generator rebuilt from its config, weights restored, in eval mode."""
     from paddle_gan.models import build_models
-    from paddle_gan.train.run import data_spec
+    from paddle_gan.models import data_spec
 
     try:
         generator, _ = build_models(run.cfg, data_spec(run.cfg, data))
     except ValueError as exc:
         raise UserError(f"{run.checkpoint.path}: cannot rebuild its model: {exc}") from None
-    ckpt_io.restore(run.checkpoint, {"G": generator}, {})
+    # the weight average when the run kept one (--g-ema): what its samples showed
+    key = "G_ema" if "G_ema" in run.checkpoint.meta.get("modules", []) else "G"
+    ckpt_io.restore(run.checkpoint, {key: generator}, {})
     generator.eval()
     return generator
 
@@ -104,7 +106,7 @@ def generate(generator, z: np.ndarray, labels: Optional[np.ndarray], num_classes
     import paddle
 
     from paddle_gan.blocks import one_hot
-    from paddle_gan.train.snapshots import to_unit_range
+    from paddle_gan.models import to_unit_range
 
     value_range = getattr(generator, "output_range", (0.0, 1.0))
     out = []
