@@ -156,6 +156,20 @@ def save_checkpoint(path: str, modules: dict[str, nn.Layer],
                                    f"(the previous checkpoints are untouched)") from None
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def is_npz(path: str) -> bool:
+    """Whether `path` is a zip archive, the only format loaded without --trust-checkpoint
+    (read with allow_pickle=False, which never unpickles). Decided by the file's first bytes,
+    never by its name: anything else may be a pickle, whatever it is called."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
+    except OSError:
+        return False
+
+
 def load_checkpoint(path: str) -> Checkpoint:
     """Read a checkpoint without unpickling anything; CorruptCheckpoint if it is damaged."""
     if not os.path.isfile(path):

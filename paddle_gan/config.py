@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from collections.abc import Mapping
@@ -202,13 +203,36 @@ def coerce_value(name: str, value: Any) -> Any:
         raise UserError(f"{name}: expected {base.__name__}, got {value!r}") from None
 
 
+#: a config is a few dozen keys; anything larger is refused before parsing
+MAX_CONFIG_BYTES = 64 * 1024
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml.SafeLoader without anchors and aliases: a config never needs them, and nested
+    aliases expand exponentially (a few hundred bytes can ask for gigabytes)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in "
+                                              "a config", event.start_mark)
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors (&name) are not allowed in "
+                                              "a config", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_yaml(path: str) -> dict[str, Any]:
     """Read a YAML config: a mapping of TrainConfig keys (dashes or underscores)."""
     if not os.path.isfile(path):
         raise UserError(f"config file not found: {path}")
+    if os.path.getsize(path) > MAX_CONFIG_BYTES:
+        raise UserError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} kB: not a "
+                        f"config of this suite")
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yaml.load(handle, Loader=_NoAliasLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"config file {path} is not valid YAML: {first}") from None
@@ -289,6 +313,13 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     return filled
 
 
+#: upper bounds of the sizes (a typo like --batch-size 6400000 fails here, not in Paddle)
+SIZE_LIMITS = {"batch_size": 8192, "width": 1024, "latent_dim": 4096, "epochs": 10 ** 7,
+               "max_steps": 10 ** 9, "image_size": 1024, "num_points": 10 ** 8,
+               "k": 10 ** 4, "depth": 64, "pool_size": 10 ** 5}
+SIZE_REASON = "so that one batch and the networks fit in memory"
+
+
 def validate(cfg: TrainConfig) -> None:
     """Raise UserError (one line naming the key) for any out-of-range or unknown value."""
     for f in fields(cfg):
@@ -309,10 +340,29 @@ def validate(cfg: TrainConfig) -> None:
             raise UserError(f"{name}: must be at least 1, got {value}")
     for name in ("lr_g", "lr_d", "weight_clip", "clip_grad"):
         value = getattr(cfg, name)
-        if value is not None and not value > 0:
-            raise UserError(f"{name}: must be positive, got {value}")
-    if cfg.gp_lambda is not None and cfg.gp_lambda < 0:
-        raise UserError(f"gp_lambda: must be non-negative, got {cfg.gp_lambda}")
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UserError(f"{name}: must be positive and finite, got {value}")
+    if cfg.gp_lambda is not None and not (cfg.gp_lambda >= 0 and math.isfinite(cfg.gp_lambda)):
+        raise UserError(f"gp_lambda: must be finite and non-negative, got {cfg.gp_lambda}")
+    for name, limit in SIZE_LIMITS.items():
+        value = getattr(cfg, name)
+        if value is not None and value > limit:
+            raise UserError(f"{name}: at most {limit:,} ({SIZE_REASON}), got {value:,}")
+    if not 0 <= cfg.seed < 2 ** 32:
+        raise UserError(f"seed: must be in 0..2**32-1, got {cfg.seed}")
+    if cfg.threads is not None:
+        from paddle_gan.runtime import usable_cores
+
+        if cfg.threads > usable_cores():
+            raise UserError(f"threads: this machine has {usable_cores()} usable cores, got "
+                            f"{cfg.threads}")
+    if cfg.d_head == "tanh":
+        from paddle_gan.losses import LOSSES, probability_score
+
+        if LOSSES[cfg.loss].score is probability_score:
+            raise UserError(f"d_head: tanh caps D's logits to (-1, 1), so the {cfg.loss} loss's "
+                            f"sigmoid can never pass 0.73; use it with lsgan (the tutorial's "
+                            f"LSGAN head) or a Wasserstein loss")
     for name in ("beta1", "beta2"):
         value = getattr(cfg, name)
         if value is not None and not 0.0 <= value < 1.0:

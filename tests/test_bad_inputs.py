@@ -71,9 +71,9 @@ ROWS = [
     Row("train negative batch", "train", ["--batch-size", "-8", "--output", "{out}"],
         "batch_size: must be at least 1, got -8"),
     Row("train zero learning rate", "train", ["--lr-d", "0", "--output", "{out}"],
-        "lr_d: must be positive, got 0.0"),
+        "lr_d: must be positive and finite, got 0.0"),
     Row("train negative learning rate", "train", ["--lr-g=-1e-4", "--output", "{out}"],
-        "lr_g: must be positive, got -0.0001"),
+        "lr_g: must be positive and finite, got -0.0001"),
     Row("train zero epochs", "train", ["--epochs", "0", "--output", "{out}"],
         "epochs: must be at least 1, got 0"),
     Row("train negative max steps", "train", ["--max-steps", "-5", "--output", "{out}"],
@@ -106,9 +106,31 @@ ROWS = [
     Row("yaml not a mapping", "train", ["--config", "{bad}/list.yaml", "--output", "{out}"],
         "must hold a mapping of keys, not list"),
     Row("yaml negative rate", "train", ["--config", "{bad}/negative.yaml", "--output", "{out}"],
-        "lr_d: must be positive, got -0.1"),
+        "lr_d: must be positive and finite, got -0.1"),
     Row("yaml file missing", "train", ["--config", "{bad}/none.yaml", "--output", "{out}"],
         "config file not found"),
+    Row("yaml alias bomb", "train", ["--config", "{bad}/bomb.yaml", "--output", "{out}"],
+        "anchors (&name) are not allowed in a config", sub=True),
+    Row("yaml anchor", "train", ["--config", "{bad}/anchor.yaml", "--output", "{out}"],
+        "anchors (&name) are not allowed in a config"),
+    Row("yaml too large", "train", ["--config", "{bad}/huge.yaml", "--output", "{out}"],
+        "is larger than 64 kB"),
+    Row("infinite learning rate", "train", ["--lr-d", "inf", "--output", "{out}"],
+        "lr_d: must be positive and finite, got inf"),
+    Row("nan penalty weight", "train", ["--loss", "wgangp", "--gp-lambda", "nan",
+                                        "--output", "{out}"],
+        "gp_lambda: must be finite and non-negative, got nan"),
+    Row("negative seed", "train", ["--seed", "-1", "--output", "{out}"],
+        "seed: must be in 0..2**32-1, got -1"),
+    Row("more threads than cores", "train", ["--threads", "100000", "--output", "{out}"],
+        "threads: this machine has"),
+    Row("absurd batch size", "train", ["--batch-size", "64000000", "--output", "{out}"],
+        "batch_size: at most 8,192"),
+    Row("tanh head with a sigmoid loss", "train", ["--d-head", "tanh", "--output", "{out}"],
+        "d_head: tanh caps D's logits to (-1, 1)"),
+    Row("seed model with another latent size", "train",
+        [*TINY, "--latent-dim", "50", "--max-steps", "1", "--output", "{out}"],
+        "latent_dim: the seed generator reshapes z to a 1x10x10 map, so it needs 100, got 50"),
     # --------------------------------------------------------------- tools/train.py: data
     Row("data dir missing", "train", ["--data-dir", "{bad}/no_such_dir", "--output", "{out}"],
         "no_such_dir: no such folder"),
@@ -289,6 +311,11 @@ def _write_bad_files(bad):
     (bad / "wrong_type.yaml").write_text("width: wide\n")
     (bad / "list.yaml").write_text("- width\n- 4\n")
     (bad / "negative.yaml").write_text("lr_d: -0.1\n")
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    (bad / "bomb.yaml").write_text("\n".join(levels) + "\ndataset: *i\n")  # 9**9 strings
+    (bad / "anchor.yaml").write_text("width: &w 8\n")
+    (bad / "huge.yaml").write_text("# padding\n" * 10_000 + "width: 8\n")
     (bad / "empty").mkdir()
     (bad / "a_file").write_text("not a folder\n")
     labels = _idx(np.zeros(10, np.uint8))

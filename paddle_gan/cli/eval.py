@@ -53,7 +53,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     setup_runtime("auto", args.threads)
     options = EvalOptions(args.num_samples, args.batch_size, args.seed, args.real,
-                          args.inception_weights, args.kid_subsets)
+                          args.inception_weights, args.kid_subsets, args.trust_checkpoint)
     result, ctx = evaluate(args.checkpoint, options)
     doc = result_json(result, ctx)
     title = (f"{ctx.run.checkpoint.path} (step {ctx.run.step}, {ctx.kind}, "

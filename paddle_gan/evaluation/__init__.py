@@ -34,6 +34,7 @@ class EvalOptions:
     real: score real training data instead of the generator (the metrics' floor).
     inception_weights: local InceptionV3 state dict for Inception FID / IS.
     kid_subsets: KID's number of random subsets (the usual 100; fewer is faster, noisier).
+    trust_checkpoint: allow a non-.npz inception_weights file (a pickle) to be loaded.
     """
 
     num_samples: int = 5000
@@ -42,6 +43,7 @@ class EvalOptions:
     real: bool = False
     inception_weights: Optional[str] = None
     kid_subsets: int = 100
+    trust_checkpoint: bool = False
 
 
 @dataclass

@@ -41,7 +41,8 @@ def evaluate_cyclegan(ctx: EvalContext) -> EvalResult:
     generators = load_generators_of(ctx, data.samples.shape[1:])
     classifier: Optional[FeatureExtractor] = mnist_extractor(opts.batch_size) if data.style_b else None
     if opts.inception_weights:
-        feature_space = inception_extractor(opts.inception_weights, min(opts.batch_size, 50))
+        feature_space = inception_extractor(opts.inception_weights, min(opts.batch_size, 50),
+                                            opts.trust_checkpoint)
     else:
         feature_space = classifier  # None for folder data: no FID without Inception weights
     ctx.say(f"translating {len(data.samples)} A and {len(data.samples_b)} B test images "

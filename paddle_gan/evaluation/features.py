@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from paddle_gan.checkpoint import is_npz
 from paddle_gan.errors import UserError
 
 #: Length of the random-projection fallback features.
@@ -74,11 +75,12 @@ def projection_extractor(dim: int = PROJECTION_DIM, seed: int = PROJECTION_SEED
         f"Score and class coverage need --inception-weights")
 
 
-def load_inception(path: str):
+def load_inception(path: str, trust: bool = False):
     """InceptionV3 (paddle.vision.models) with a local state dict; never downloads.
 
-    Accepts Paddle's `.pdparams` (paddle.load) or an `.npz` of the state dict. UserError (one
-    line) when the file is missing, unreadable or of another architecture.
+    Accepts an `.npz` of the state dict or, when the caller was given --trust-checkpoint,
+    Paddle's `.pdparams` (paddle.load). The format is decided by content, never by name.
+    UserError (one line) when the file is missing, unreadable or of another architecture.
     """
     if not os.path.isfile(path):
         raise UserError(f"--inception-weights {path}: no such file (this tool never downloads; "
@@ -86,8 +88,11 @@ def load_inception(path: str):
     import paddle
     from paddle.vision.models import inception_v3
 
+    if not is_npz(path) and not trust:
+        raise UserError(f"--inception-weights {path}: not an .npz archive, so possibly a pickle; "
+                        f"pass --trust-checkpoint only if you trust the file")
     try:
-        if path.endswith(".npz"):
+        if is_npz(path):
             with np.load(path, allow_pickle=False) as archive:
                 state = {k: archive[k] for k in archive.files}
         else:
@@ -108,7 +113,7 @@ def load_inception(path: str):
     return model
 
 
-def inception_extractor(path: str, batch_size: int = 50) -> FeatureExtractor:
+def inception_extractor(path: str, batch_size: int = 50, trust: bool = False) -> FeatureExtractor:
     """2048-d pool features and 1000 ImageNet probabilities of a local InceptionV3.
 
     Images are repeated to 3 channels if gray, resized bilinearly to 299x299 and normalised
@@ -117,7 +122,7 @@ def inception_extractor(path: str, batch_size: int = 50) -> FeatureExtractor:
     import paddle
     import paddle.nn.functional as F
 
-    model = load_inception(path)
+    model = load_inception(path, trust)
 
     def extract(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         feats, probs = [], []
@@ -147,11 +152,11 @@ def inception_extractor(path: str, batch_size: int = 50) -> FeatureExtractor:
 
 
 def choose_extractor(dataset_name: str, channels: int, inception_weights: Optional[str] = None,
-                     batch_size: int = 500) -> FeatureExtractor:
+                     batch_size: int = 500, trust: bool = False) -> FeatureExtractor:
     """Inception when weights are given; else the MNIST classifier for one-channel MNIST
     data; else the random projection."""
     if inception_weights:
-        return inception_extractor(inception_weights, min(batch_size, 50))
+        return inception_extractor(inception_weights, min(batch_size, 50), trust)
     if dataset_name == "mnist" and channels == 1:
         return mnist_extractor(batch_size)
     return projection_extractor()

@@ -86,7 +86,7 @@ def extractor_for(ctx: EvalContext) -> FeatureExtractor:
     """The feature space for this run's data (see `choose_extractor`)."""
     data = ctx.held_out
     return choose_extractor(data.name, data.samples.shape[1], ctx.options.inception_weights,
-                            ctx.options.batch_size)
+                            ctx.options.batch_size, ctx.options.trust_checkpoint)
 
 
 def real_subset(data: np.ndarray, n: int, seed: int) -> np.ndarray:

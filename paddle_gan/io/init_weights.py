@@ -24,16 +24,18 @@ TRUST_FLAG = "--trust-checkpoint"
 
 
 def is_pickle_path(path: str) -> bool:
-    """True for files `paddle.save` / pickle write (.pdparams, .pdopt, .pkl, .pickle)."""
-    return path.endswith(ckpt_io.PICKLE_SUFFIXES)
+    """True for every file that is not an .npz archive by content (see checkpoint.is_npz):
+    such a file is treated as a pickle, whatever its name, and needs --trust-checkpoint."""
+    return os.path.isfile(path) and not ckpt_io.is_npz(path)
 
 
 def require_trust(path: str, trust: bool, what: str = "--init-from") -> None:
     """UserError (one line saying why) unless `trust`; call it before opening a pickle."""
     if not trust:
-        raise UserError(f"{what} {path}: a .pdparams file is a pickle, and unpickling can run "
-                        f"arbitrary code; pass {TRUST_FLAG} only if you made the file or trust "
-                        f"its source (paddle_gan's .npz checkpoints need no flag)")
+        raise UserError(f"{what} {path}: not an .npz archive, so possibly a pickle (a .pdparams "
+                        f"file is one), and unpickling can run arbitrary code; pass {TRUST_FLAG} "
+                        f"only if you made the file or trust its source (paddle_gan's .npz "
+                        f"checkpoints need no flag)")
 
 
 def load_pickled_state(path: str, trust: bool) -> dict[str, np.ndarray]:
@@ -109,7 +111,7 @@ def init_from(spec: str, modules: dict[str, nn.Layer], trust: bool,
             if is_pickle_path(source):
                 key = assign_state(load_pickled_state(source, trust), modules, source)
                 loaded = [key]
-            elif os.path.isdir(source) or source.endswith(".npz"):
+            elif os.path.isdir(source) or ckpt_io.is_npz(source):
                 checkpoint = ckpt_io.resolve_checkpoint(source, warn=say)
                 loaded = [k for k in modules
                           if any(a.startswith(k + "/") for a in checkpoint.arrays)]

@@ -79,6 +79,9 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
     if (height, width) != (SEED_IMAGE_SIZE, SEED_IMAGE_SIZE):
         raise ValueError(f"the seed model makes {SEED_IMAGE_SIZE}x{SEED_IMAGE_SIZE} images, "
                          f"the data are {height}x{width}")
+    if cfg.latent_dim != SEED_LATENT_DIM:
+        raise ValueError(f"latent_dim: the seed generator reshapes z to a 1x10x10 map, so it "
+                         f"needs {SEED_LATENT_DIM}, got {cfg.latent_dim}")
     generator = PixelShuffleGenerator(cfg.width, channels, cfg.activation)
     discriminator = StridedDiscriminator(cfg.width, channels, cfg.d_norm, cfg.activation)
     return generator, discriminator
