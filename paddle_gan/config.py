@@ -116,6 +116,9 @@ class TrainConfig:
     init_from: Optional[str] = _opt(None, "start a new run from these weights: a checkpoint .npz "
                                           "or run folder, or tutorial .pdparams files "
                                           "(comma-separated; need --trust-checkpoint)")
+    allow_change: Optional[str] = _opt(None, "with --resume: settings that may differ from the "
+                                               "run's (comma-separated, e.g. lr_g,lr_d); any other "
+                                               "change of what a step computes is refused")
     trust_checkpoint: bool = _opt(False, "allow --init-from to unpickle .pdparams files (pickle "
                                          "can run code: only for files you trust)")
     # VisualDL extras
@@ -162,6 +165,13 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
                      "n_blocks", "d_layers",  # CycleGAN
                      "depth", "g_norm",  # 2-D toy GANs
                      "g_ema")  # the averaged generator is a network of the checkpoint
+
+
+#: Keys that change what the next step computes: `--resume` refuses a change of any of them
+#: unless `--allow-change` names it (architecture keys can never change).
+STEP_KEYS = ("batch_size", "seed", "k", "k_schedule", "optimizer", "lr_g", "lr_d", "beta1",
+             "beta2", "clip_grad", "weight_clip", "gp_lambda", "label_smoothing", "d_batches",
+             "lr_decay", "dropout", "data_dir", "num_points")
 
 
 def config_fields() -> dict[str, dataclasses.Field]:
@@ -401,6 +411,12 @@ def validate(cfg: TrainConfig) -> None:
     # reliability
     if cfg.save_every_steps is not None and cfg.save_every_steps < 1:
         raise UserError(f"save_every_steps: must be at least 1, got {cfg.save_every_steps}")
+    if cfg.allow_change is not None:
+        unknown = [k.strip() for k in cfg.allow_change.split(",")
+                   if k.strip() and k.strip() not in STEP_KEYS]
+        if unknown:
+            raise UserError(f"allow_change: {', '.join(unknown)} cannot change on resume; "
+                            f"choose from {', '.join(STEP_KEYS)}")
     if cfg.init_from is not None and not cfg.init_from.strip(","):
         raise UserError("init_from: give a checkpoint, run folder or .pdparams file")
     # VisualDL extras
@@ -427,6 +443,12 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
 def save_json(cfg: TrainConfig, path: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(to_dict(cfg), handle, indent=2, sort_keys=True)
+
+
+def step_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
+    """Names of STEP_KEYS whose values differ and that `new.allow_change` does not allow."""
+    allowed = {k.strip() for k in (new.allow_change or "").split(",") if k.strip()}
+    return [k for k in STEP_KEYS if getattr(old, k) != getattr(new, k) and k not in allowed]
 
 
 def architecture_differences(old: TrainConfig, new: TrainConfig) -> list[str]:

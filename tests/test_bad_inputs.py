@@ -27,6 +27,8 @@ from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
 from paddle_gan.train.run import run_training
 
 TINY = ["--dataset", "mnist5k", "--width", "4", "--batch-size", "8"]
+#: TINY plus the settings of the `world` run that a resume must repeat (tests/conftest.tiny_config)
+RESUME = [*TINY, "--seed", "3", "--k", "2"]
 
 
 @dataclass
@@ -156,10 +158,25 @@ ROWS = [
     Row("resume a damaged checkpoint file", "train",
         [*TINY, "--resume", "{bad}/damaged.npz", "--output", "{out}"],
         "is damaged or not a checkpoint"),
+    Row("resume with another batch size", "train",
+        [*RESUME, "--resume", "--batch-size", "16", "--output", "{run}"],
+        "with other settings (batch_size: 8 -> 16); pass --allow-change batch_size"),
+    Row("resume with another optimizer", "train",
+        [*RESUME, "--resume", "--optimizer", "rmsprop", "--output", "{run}"],
+        "with other settings (optimizer: 'adam' -> 'rmsprop'"),
+    Row("allow a change that cannot be allowed", "train",
+        [*RESUME, "--resume", "--allow-change", "width", "--output", "{run}"],
+        "allow_change: width cannot change on resume"),
+    Row("output holds a file named checkpoints", "train",
+        [*TINY, "--max-steps", "1", "--output", "{bad}/layout_file"],
+        "checkpoints must be a folder, and it is not"),
+    Row("output holds a folder named train_log.jsonl", "train",
+        [*TINY, "--max-steps", "1", "--output", "{bad}/layout_folder"],
+        "train_log.jsonl must be a file, and it is not"),
     Row("resume a pickle", "train", [*TINY, "--resume", "{bad}/evil.pdparams",
                                      "--output", "{out}"], "never loaded here"),
     Row("resume an older checkpoint over newer ones", "train",
-        [*TINY, "--resume", "{ckpt2}", "--output", "{run}"],
+        [*RESUME, "--resume", "{ckpt2}", "--output", "{run}"],
         "holds newer checkpoints (step_00000004.npz)"),
     Row("fresh run into an existing run", "train", [*TINY, "--output", "{run}"],
         "already holds checkpoints"),
@@ -178,7 +195,7 @@ ROWS = [
         [*TINY, "--init-from", "{bad}/other_model.npz", "--output", "{out}"],
         "has shape [64, 1, 5, 5], this model has [4, 1, 5, 5]"),
     Row("full disk while saving", "train",
-        [*TINY, "--resume", "--max-steps", "5", "--no-progress", "--output", "{run}"],
+        [*RESUME, "--resume", "--max-steps", "5", "--no-progress", "--output", "{run}"],
         "No space left on device", code=1, patch=_disk_full, copy_run=True),
     # --------------------------------------------------------------- tools/eval.py
     Row("eval without --checkpoint", "eval", [],
@@ -315,6 +332,9 @@ def _write_bad_files(bad):
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
     (bad / "bomb.yaml").write_text("\n".join(levels) + "\ndataset: *i\n")  # 9**9 strings
     (bad / "anchor.yaml").write_text("width: &w 8\n")
+    (bad / "layout_file").mkdir()
+    (bad / "layout_file" / "checkpoints").write_text("a file where a folder goes\n")
+    (bad / "layout_folder" / "train_log.jsonl").mkdir(parents=True)
     (bad / "huge.yaml").write_text("# padding\n" * 10_000 + "width: 8\n")
     (bad / "empty").mkdir()
     (bad / "a_file").write_text("not a folder\n")

@@ -147,7 +147,8 @@ def test_nan_stop_through_the_cli_overwrites_nothing(runs, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(runs["reference"], run_dir)
     before = sha256_tree(run_dir, precious)
-    proc = run(run_dir, "--max-steps", "64", "--resume", "--lr-d", "1e12", "--lr-g", "1e12")
+    proc = run(run_dir, "--max-steps", "64", "--resume", "--lr-d", "1e12", "--lr-g", "1e12",
+               "--allow-change", "lr_d,lr_g")
     assert proc.returncode == 1, proc.stderr
     lines = stderr_lines(proc.stderr)
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr

@@ -10,13 +10,15 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
-from paddle_gan.config import TrainConfig, architecture_differences, from_dict, to_dict
+from paddle_gan.config import (TrainConfig, architecture_differences, from_dict, step_differences,
+                               to_dict)
 from paddle_gan.data import ArrayData
 from paddle_gan.errors import UserError
 from paddle_gan.losses import get_loss
 from paddle_gan.models import build_models, data_spec, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
 from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
+from paddle_gan.train.run_folder import RunLock, check_layout
 
 CONFIG_FILE = "config.json"
 
@@ -76,11 +78,18 @@ def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional
     stored = checkpoint.meta.get("config")
     if not isinstance(stored, dict):
         raise UserError(f"{checkpoint.path} has no stored config")
-    differing = architecture_differences(from_dict(stored), cfg)
+    previous = from_dict({k: v for k, v in stored.items()})
+    differing = architecture_differences(previous, cfg)
     if differing:
         details = ", ".join(f"{k}: {stored[k]!r} -> {getattr(cfg, k)!r}" for k in differing)
         raise UserError(f"cannot resume {checkpoint.path}: the run was made with other settings "
                         f"({details})")
+    changed = step_differences(previous, cfg)
+    if changed:
+        details = ", ".join(f"{k}: {getattr(previous, k)!r} -> {getattr(cfg, k)!r}"
+                            for k in changed)
+        raise UserError(f"cannot resume {checkpoint.path} with other settings ({details}); "
+                        f"pass --allow-change {','.join(changed)} if that is intended")
     # continuing from an older checkpoint while newer ones exist in the
     # run folder would interleave two histories (and --resume would later pick the stale one).
     newer = [] if cfg.resume == "latest" else [
@@ -115,8 +124,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     if not parallel.is_writer:
         say = _quiet
     run_dir = cfg.output
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise UserError(f"--output {run_dir} is a file, not a folder")
+    check_layout(run_dir)
     checkpoint = _resume_checkpoint(cfg, say)
     data = prepare_data(cfg)
     trainer = build_trainer(cfg, data, run_dir, runtime.device, parallel)
@@ -130,13 +138,25 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
         from paddle_gan.io.init_weights import init_from
 
         init_from(cfg.init_from, {"G": trainer.G, "D": trainer.D}, cfg.trust_checkpoint, say)
+    lock = RunLock(run_dir)
     try:
-        os.makedirs(run_dir, exist_ok=True)
-        text = json.dumps(to_dict(cfg), indent=2, sort_keys=True).encode("utf-8")
-        if parallel.is_writer:  # data parallel: rank 0 writes
+        if parallel.is_writer:  # data parallel: rank 0 writes (and locks)
+            lock.acquire()
+            text = json.dumps(to_dict(cfg), indent=2, sort_keys=True).encode("utf-8")
             ckpt_io.atomic_write(os.path.join(run_dir, CONFIG_FILE), lambda f: f.write(text))
     except OSError as exc:
+        lock.release()
         raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None
+    try:
+        return _announce_and_fit(trainer, cfg, data, runtime, parallel, say)
+    finally:
+        lock.release()
+
+
+def _announce_and_fit(trainer, cfg: TrainConfig, data: ArrayData, runtime, parallel,
+                      say: Callable[[str], None]) -> str:
+    """The start-up lines (runtime, speed plan, data, model), then the training."""
+    run_dir = cfg.output
     n_g = sum(int(np.prod(p.shape)) for p in trainer.G.parameters())
     n_d = sum(int(np.prod(p.shape)) for p in trainer.D.parameters())
     say(f"runtime: {runtime.describe()}")

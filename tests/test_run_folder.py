@@ -1,0 +1,48 @@
+"""The run folder's lock: two runs never share an --output; a dead run's lock is taken over."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from paddle_gan.errors import UserError
+from paddle_gan.train.run import run_training
+from paddle_gan.train.run_folder import LOCK_FILE, RunLock
+
+
+def test_a_live_holder_is_named_and_refused(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / LOCK_FILE).write_text(str(holder.pid))
+        with pytest.raises(UserError, match=rf"in use by another run \(pid {holder.pid}\)"):
+            RunLock(str(tmp_path)).acquire()
+        assert (tmp_path / LOCK_FILE).read_text() == str(holder.pid)  # left alone
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_dead_holders_lock_is_taken_over_and_released(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / LOCK_FILE).write_text(str(dead.pid))
+    with RunLock(str(tmp_path)) as lock:
+        assert lock.holder() == os.getpid()
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_training_refuses_a_folder_another_run_holds_before_writing(make_tiny_config, tmp_path):
+    cfg = make_tiny_config(max_steps=2)
+    os.makedirs(cfg.output)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with open(os.path.join(cfg.output, LOCK_FILE), "w") as handle:
+            handle.write(str(holder.pid))
+        with pytest.raises(UserError, match="in use by another run"):
+            run_training(cfg, say=lambda _: None)
+        assert sorted(os.listdir(cfg.output)) == [LOCK_FILE]  # nothing written
+    finally:
+        holder.kill()
+        holder.wait()
+    run_training(cfg, say=lambda _: None)  # the holder is gone: the run goes ahead
+    assert not os.path.exists(os.path.join(cfg.output, LOCK_FILE))
