@@ -1,6 +1,8 @@
+import os
+
 import pytest
 
-from paddle_gan.config import (LOSS_DEFAULTS, TrainConfig, architecture_differences, load_yaml,
+from paddle_gan.config import (CONFIG_DIR, LOSS_DEFAULTS, TrainConfig, architecture_differences, load_yaml,
                                make_config)
 from paddle_gan.errors import UserError
 
@@ -9,10 +11,19 @@ def test_per_loss_defaults_come_from_the_table():
     cfg = make_config({"loss": "wgangp"})
     assert (cfg.k, cfg.lr_g, cfg.gp_lambda, cfg.d_norm) == (5, 1e-4, 10.0, "none")
     cfg = make_config({"loss": "wgan"})
-    assert (cfg.optimizer, cfg.lr_d, cfg.weight_clip, cfg.k) == ("rmsprop", 5e-5, 0.01, 5)
+    assert (cfg.optimizer, cfg.lr_d, cfg.weight_clip, cfg.k, cfg.k_schedule) == \
+        ("rmsprop", 5e-5, 0.01, 5, "wgan")
     cfg = make_config({"loss": "gan"})
-    assert (cfg.k, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.d_norm) == (3, 2e-4, 0.5, 0.999, "batch")
+    assert (cfg.k, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.d_norm) == (1, 2e-4, 0.5, 0.999, "none")
     assert cfg.output.endswith("seed_gan")
+
+
+@pytest.mark.parametrize("loss", ["gan", "minimax", "lsgan", "wgan", "wgangp"])
+def test_each_tutorial_preset_keeps_the_tutorials_settings(loss):
+    cfg = make_config({}, os.path.join(CONFIG_DIR, "tutorial", f"{loss}.yaml"))
+    assert (cfg.model, cfg.loss, cfg.dataset, cfg.epochs) == ("seed", loss, "mnist", 100)
+    if loss in ("gan", "minimax", "lsgan"):
+        assert (cfg.k, cfg.d_norm, cfg.lr_g, cfg.lr_d, cfg.beta1) == (3, "batch", 2e-4, 2e-4, 0.5)
 
 
 def test_yaml_then_flags_precedence(tmp_path):
@@ -75,9 +86,10 @@ def test_shipped_configs_load():
     import os
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    paths = glob.glob(os.path.join(root, "paddle_gan", "configs", "*.yaml"))
+    paths = glob.glob(os.path.join(root, "paddle_gan", "configs", "**", "*.yaml"), recursive=True)
     assert len(paths) >= 5
     for path in paths:
         make_config({}, path)
-    for loss in LOSS_DEFAULTS:
-        assert os.path.exists(os.path.join(root, "paddle_gan", "configs", f"{loss}.yaml"))
+    for loss in LOSS_DEFAULTS:  # each loss's tutorial preset
+        assert os.path.exists(os.path.join(root, "paddle_gan", "configs", "tutorial",
+                                           f"{loss}.yaml"))

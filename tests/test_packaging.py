@@ -28,7 +28,7 @@ def test_pyproject_dependencies_mirror_requirements():
                          and _requirement_names([r]).isdisjoint(TEST_ONLY)}  # same pins
     assert _requirement_names(project["project"]["optional-dependencies"]["test"]) == TEST_ONLY
     data = project["tool"]["setuptools"]["package-data"]["paddle_gan"]
-    assert set(data) == {"configs/*.yaml", "metrics/weights/*"}
+    assert set(data) == {"configs/*.yaml", "configs/tutorial/*.yaml", "metrics/weights/*"}
     package = os.path.join(ROOT, "paddle_gan")
     assert any(n.endswith(".yaml") for n in os.listdir(os.path.join(package, "configs")))
     assert os.listdir(os.path.join(package, "metrics", "weights"))

@@ -41,7 +41,7 @@ def test_every_readme_quality_table_is_copied_from_its_results_file():
 
 def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, monkeypatch):
     entry = rp.Entry("tiny_gan", overrides=dict(model="seed", dataset="mnist5k", width=8,
-                                                 batch_size=8, loss="gan", k=1), steps=4)
+                                                 batch_size=8, loss="gan", k=2), g_updates=2)
     monkeypatch.setitem(rp.TABLES, "tiny", (entry,))
     budget = rp.Budget("small", (0, 1), 1.0, None, 2, 50)
     path = rp.reproduce("tiny", budget, str(tmp_path / "results"), str(tmp_path / "work"),
@@ -49,8 +49,8 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
     text = open(path, encoding="utf-8").read()
     assert "- command: `python tools/reproduce.py --tables tiny`" in text
     table = first_table(text)
-    assert table[0].startswith("| run | D steps | train min | seeds | FID")
-    assert table[2].startswith("| tiny_gan | 4 | ") and "| 2 |" in table[2]
+    assert table[0].startswith("| run | G updates | D steps | train min | seeds | FID")
+    assert table[2].startswith("| tiny_gan | 2 | 4 | ") and "| 2 |" in table[2]
     assert "`python tools/train.py --model seed --dataset mnist5k --width 8" in text
     doc = json.load(open(path[:-3] + ".json", encoding="utf-8"))
     assert len(doc["runs"]["tiny_gan"]) == 2 and doc["info"]["machine"]["cores"] >= 1
@@ -61,10 +61,16 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
         assert os.path.getsize(path[:-3] + suffix) > 1000
 
 
-def test_run_config_applies_budget_and_caps(tmp_path):
-    entry = rp.Entry("x", overrides=dict(rp.SEED_MODEL, loss="gan"), steps=3000)
+def test_run_config_gives_every_loss_the_same_generator_updates(tmp_path):
+    entry = rp.Entry("x", overrides=dict(rp.SEED_MODEL, loss="gan"), g_updates=3000)
     cfg = rp.run_config(entry, rp.BUDGETS["full"], 2, str(tmp_path))
     assert (cfg.max_steps, cfg.seed, cfg.eval_every, cfg.width) == (3000, 2, 300, 32)
+    critic = rp.Entry("y", overrides=dict(rp.SEED_MODEL, loss="wgangp"), g_updates=3000)
+    assert rp.run_config(critic, rp.BUDGETS["full"], 0, str(tmp_path)).max_steps == 15000
+    clipped = rp.Entry("z", overrides=dict(rp.SEED_MODEL, loss="wgan"), g_updates=3000)
+    # the WGAN schedule: 100 critic steps for the first 25 G steps and every 500th, else 5
+    expected = 25 * 100 + 5 * (3000 - 25) + 95 * 5  # G steps 500, 1000, ..., 2500 take 100
+    assert rp.run_config(clipped, rp.BUDGETS["full"], 0, str(tmp_path)).max_steps == expected
     small = rp.run_config(entry, rp.BUDGETS["small"], 0, str(tmp_path))
     assert small.max_steps == rp.BUDGETS["small"].max_steps
     assert small.output != cfg.output

@@ -49,7 +49,7 @@ def test_joint_batch_lets_a_batch_norm_discriminator_see_batch_statistics(make_t
     scores: D cannot see that all fakes are too bright. In the joint pass it can."""
     import paddle
 
-    cfg = make_tiny_config(d_batches="separate")
+    cfg = make_tiny_config(d_batches="separate", d_norm="batch")
     trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
     real = paddle.to_tensor(trainer.data.samples[:16])
     shifted = real * 2.0 + 0.5

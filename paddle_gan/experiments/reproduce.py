@@ -32,22 +32,25 @@ import numpy as np
 from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
 from paddle_gan.experiments.compare import COLUMNS, evaluate_run, mean_std, train_run
+from paddle_gan.train.schedule import CriticSchedule
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One documented command: a config file and/or overrides, and its step budget.
+    """One documented command: a config file and/or overrides, and its budget.
 
     name: the row's name. config: a YAML file under paddle_gan/configs (or None).
-    overrides: further keys. steps: discriminator steps of the full budget.
+    overrides: further keys. g_updates: generator updates of the full budget (the D steps follow
+    from the entry's k schedule: every loss gets the same number of G updates); 0 = the config's
+    own max_steps (the quickstart: a fixed number of D steps).
     """
 
     name: str
     config: Optional[str] = None
     overrides: dict[str, Any] = field(default_factory=dict)
-    steps: int = 3000
+    g_updates: int = 3000
 
     def command(self) -> str:
         """The `tools/train.py` command a reader runs for this row (without seed/output)."""
@@ -61,14 +64,14 @@ class Entry:
 
 SEED_MODEL = dict(model="seed", dataset="mnist5k", width=32, batch_size=64)
 #: The losses of the seed model, each with its defaults (the README's loss comparison).
-LOSS_ENTRIES = tuple(Entry(loss, overrides=dict(SEED_MODEL, loss=loss), steps=3000)
+LOSS_ENTRIES = tuple(Entry(loss, overrides=dict(SEED_MODEL, loss=loss))
                      for loss in ("gan", "minimax", "lsgan", "wgan", "wgangp"))
 #: The model zoo's MNIST configs and the quickstart.
 ZOO_ENTRIES = (
-    Entry("quickstart", "quickstart.yaml", dict(dataset="mnist5k"), steps=0),
-    Entry("dcgan", "dcgan_mnist.yaml", dict(dataset="mnist5k", width=32), steps=3000),
-    Entry("mlp_gan", "mlp_gan_mnist.yaml", dict(dataset="mnist5k"), steps=3000),
-    Entry("mlp_wgangp", "mlp_wgangp_mnist.yaml", dict(dataset="mnist5k"), steps=15000),
+    Entry("quickstart", "quickstart.yaml", dict(dataset="mnist5k"), g_updates=0),
+    Entry("dcgan", "dcgan_mnist.yaml", dict(dataset="mnist5k", width=32)),
+    Entry("mlp_gan", "mlp_gan_mnist.yaml", dict(dataset="mnist5k")),
+    Entry("mlp_wgangp", "mlp_wgangp_mnist.yaml", dict(dataset="mnist5k")),
 )
 TABLES = {"losses": LOSS_ENTRIES, "models": ZOO_ENTRIES}
 
@@ -79,14 +82,16 @@ class Budget:
 
     name: str
     seeds: tuple[int, ...]
-    step_scale: float  # fraction of each entry's steps
-    max_steps: Optional[int]  # cap per run (the smoke check)
+    step_scale: float  # fraction of each entry's G updates
+    max_steps: Optional[int]  # cap on D steps per run (the smoke check)
     eval_points: int  # evaluations during training (the FID-against-time curve)
     num_samples: int  # samples of the final evaluation
 
 
 BUDGETS = {
     "full": Budget("full", (0, 1, 2), 1.0, None, 10, 5000),
+    # one seed, a sixth of the G updates: what fits in one working session on 2 cores
+    "quick": Budget("quick", (0,), 1.0 / 6.0, None, 5, 5000),
     "small": Budget("small", (0,), 1.0, 60, 2, 1000),
 }
 
@@ -96,7 +101,13 @@ def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str) -> TrainC
     values: dict[str, Any] = dict(entry.overrides)
     config_file = os.path.join(CONFIG_DIR, entry.config) if entry.config else None
     base = make_config(dict(values), config_file)
-    steps = int(round(entry.steps * budget.step_scale)) if entry.steps else base.max_steps
+    if entry.g_updates:
+        updates = max(1, int(round(entry.g_updates * budget.step_scale)))
+        schedule = CriticSchedule.from_config(base)
+        steps = next(s for s in range(updates, updates * 1000 + 10_000)
+                     if schedule.g_steps_before(s) >= updates)
+    else:
+        steps = base.max_steps
     if not steps:
         raise UserError(f"reproduce: entry {entry.name} has no step budget")
     if budget.max_steps:
@@ -155,17 +166,18 @@ def stamp(command: str, wall_seconds: float, info: dict[str, Any]) -> str:
             f"- wall time: {wall_seconds / 60:.1f} min (training and evaluation, all runs)\n")
 
 
-def markdown_table(rows: dict[str, list[dict]], entries: Sequence[Entry],
-                   steps: dict[str, int], seconds: dict[str, list[float]]) -> str:
+def markdown_table(rows: dict[str, list[dict]], entries: Sequence[Entry], steps: dict[str, int],
+                   g_updates: dict[str, int], seconds: dict[str, list[float]]) -> str:
     """One row per entry: steps, training minutes, and mean ± std over seeds of each metric."""
-    header = ["run", "D steps", "train min", "seeds"] + [title for _, title, _ in COLUMNS]
+    header = ["run", "G updates", "D steps", "train min", "seeds"] + [title for _, title, _ in COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for entry in entries:
         docs = rows.get(entry.name)
         if not docs:
             continue
         minutes = np.mean(seconds[entry.name]) / 60.0
-        cells = [entry.name, str(steps[entry.name]), f"{minutes:.1f}", str(len(docs))]
+        cells = [entry.name, str(g_updates[entry.name]), str(steps[entry.name]), f"{minutes:.1f}",
+                 str(len(docs))]
         for key, _, spec in COLUMNS:
             mean, std = mean_std([d.get(key) for d in docs])
             cells.append("n/a" if np.isnan(mean) else f"{mean:{spec}} ± {std:{spec}}")
@@ -245,11 +257,13 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
     curves: dict[str, list[list[tuple[int, float, float]]]] = {}
     seconds: dict[str, list[float]] = {}
     steps: dict[str, int] = {}
+    g_updates: dict[str, int] = {}
     grids: dict[str, str] = {}
     for seed in budget.seeds:
         for entry in chosen:
             cfg = run_config(entry, budget, seed, work_dir)
             steps[entry.name] = cfg.max_steps
+            g_updates[entry.name] = CriticSchedule.from_config(cfg).g_steps_before(cfg.max_steps)
             say(f"== {table}/{entry.name} seed {seed}: {cfg.max_steps} steps -> {cfg.output}")
             train_run(cfg, say)
             doc = evaluate_run(cfg, budget.num_samples, say)
@@ -268,7 +282,7 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
                     f"{table}: FID against training time ({info['machine']['cpu']})")
     samples_picture(grids, stem + "_samples.png")
     text = (stamp(command, wall, info) + "\n"
-            + markdown_table(rows, chosen, steps, seconds) + "\n\n"
+            + markdown_table(rows, chosen, steps, g_updates, seconds) + "\n\n"
             + f"Seeds {', '.join(map(str, budget.seeds))}; final scores on "
               f"{budget.num_samples} samples against the 500 held-out digits of the embedded "
               f"subset, in the shipped classifier's features (real vs real: FID ~5).\n\n"
@@ -279,7 +293,7 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
         handle.write(text)
     with open(stem + ".json", "w", encoding="utf-8") as handle:
         json.dump({"info": info, "command": command, "wall_seconds": wall,
-                   "budget": budget.__dict__, "steps": steps,
+                   "budget": budget.__dict__, "steps": steps, "g_updates": g_updates,
                    "runs": {name: [{k: d.get(k) for k, _, _ in COLUMNS} for d in docs]
                             for name, docs in rows.items()},
                    "curves": curves}, handle, indent=1)
