@@ -37,7 +37,8 @@ def runs(tmp_path_factory):
     from paddle_gan.train.run import CONFIG_FILE, build_trainer, prepare_data, run_training
 
     base = tmp_path_factory.mktemp("eval")
-    cfg = _config(base / "start", max_steps=TRAINED_STEPS, k=1, lr_g=1e-3, lr_d=1e-3)
+    cfg = _config(base / "start", max_steps=TRAINED_STEPS, k=1, lr_g=1e-3, lr_d=1e-3,
+                  d_norm="batch")
     data = prepare_data(cfg)
     os.makedirs(cfg.output)
     save_json(cfg, os.path.join(cfg.output, CONFIG_FILE))

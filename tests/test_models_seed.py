@@ -55,7 +55,7 @@ def test_no_norm_critic_supports_double_gradient():
 
 def test_registry_builds_the_seed_pair_and_rejects_other_sizes():
     class Cfg:
-        model, width, activation, d_norm = "seed", 4, "leaky_relu", "batch"
+        model, width, activation, d_norm, latent_dim = "seed", 4, "leaky_relu", "batch", 100
 
     g, d = build_models(Cfg, DataSpec((1, 32, 32)))
     assert isinstance(g, PixelShuffleGenerator) and isinstance(d, StridedDiscriminator)

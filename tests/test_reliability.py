@@ -327,7 +327,7 @@ def test_trusted_tutorial_and_run_weights_initialise_g_and_d(tmp_path):
     for a, b in zip(tutorial.state_dict().values(), g.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     # a run folder: its .npz checkpoint (no flag needed) and its .pdparams (flag needed)
-    cfg = tiny_config(tmp_path, width=4, max_steps=2)
+    cfg = tiny_config(tmp_path, width=4, max_steps=2, d_norm="batch")  # the tutorial's D
     run_training(cfg)
     saved = ck.load_checkpoint(ck.checkpoint_path(cfg.output, 2)).arrays
     pair = {"G": PixelShuffleGenerator(4), "D": StridedDiscriminator(4)}

@@ -179,7 +179,8 @@ def test_g_step_without_batch_norm_skips_the_real_batch_with_the_same_update(mak
 
 
 def test_settings_follow_the_config_and_the_discriminator(make_tiny_config):
-    trainer, _ = _trainer(make_tiny_config, d_norm="batch", d_head="tanh", label_smoothing=0.9)
+    trainer, _ = _trainer(make_tiny_config, loss="lsgan", d_norm="batch", d_head="tanh",
+                          label_smoothing=0.9)
     s = trainer.settings
     assert (s.batch_coupled, s.tanh_head, s.label_smoothing, s.joint_batches) == (True, True, 0.9, True)
     trainer, _ = _trainer(make_tiny_config, d_norm="instance", d_batches="separate")

@@ -44,14 +44,26 @@ class ComparisonSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
+def steps_for_updates(cfg: TrainConfig, updates: int) -> int:
+    """D steps that include `updates` G steps under the config's k schedule (k x updates for a
+    constant k; more under the WGAN schedule's long critic phases)."""
+    from paddle_gan.train.schedule import CriticSchedule
+
+    schedule = CriticSchedule.from_config(cfg)
+    steps = updates * cfg.k
+    while schedule.g_steps_before(steps) < updates:
+        steps += 1
+    return steps
+
+
 def run_config(spec: ComparisonSpec, loss: str, seed: int) -> TrainConfig:
-    """The config of one run: max_steps = k * g_updates, epochs high enough not to bind."""
+    """The config of one run: the D steps of g_updates G steps, epochs high enough not to bind."""
     values = dict(model="seed", loss=loss, dataset=spec.dataset, width=spec.width,
                   batch_size=spec.batch_size, seed=seed, epochs=1_000_000, save_every=10,
                   progress=False, log_every=500, scalar_every=10,
                   output=os.path.join(spec.out_dir, f"{loss}_seed{seed}"))
     values.update(spec.overrides)
-    values["max_steps"] = make_config(values).k * spec.g_updates
+    values["max_steps"] = steps_for_updates(make_config(values), spec.g_updates)
     return make_config(values)
 
 
@@ -98,12 +110,13 @@ def mean_std(values: list[Optional[float]]) -> tuple[float, float]:
     return float(present.mean()), std
 
 
-def markdown_table(results: dict[str, list[dict]], ks: dict[str, int], g_updates: int) -> str:
+def markdown_table(results: dict[str, list[dict]], ks: dict[str, int], steps: dict[str, int]
+                   ) -> str:
     """One row per loss: k, discriminator steps, and mean ± std over seeds of every column."""
     header = ["loss", "k", "D steps", "seeds"] + [title for _, title, _ in COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for loss, docs in results.items():
-        cells = [loss, str(ks[loss]), str(ks[loss] * g_updates), str(len(docs))]
+        cells = [loss, str(ks[loss]), str(steps[loss]), str(len(docs))]
         for key, _, spec in COLUMNS:
             mean, std = mean_std([d.get(key) for d in docs])
             cells.append("n/a" if np.isnan(mean) else f"{mean:{spec}} ± {std:{spec}}")
@@ -111,9 +124,10 @@ def markdown_table(results: dict[str, list[dict]], ks: dict[str, int], g_updates
     return "\n".join(lines)
 
 
-def write_results(spec: ComparisonSpec, results: dict[str, list[dict]], ks: dict[str, int]) -> str:
+def write_results(spec: ComparisonSpec, results: dict[str, list[dict]], ks: dict[str, int],
+                  steps: dict[str, int]) -> str:
     """table.md and results.json for the runs finished so far; returns the table."""
-    table = markdown_table(results, ks, spec.g_updates)
+    table = markdown_table(results, ks, steps)
     summary = {loss: [{k: d.get(k) for k, _, _ in COLUMNS} | {"seed": d["config"]["seed"]}
                       for d in docs] for loss, docs in results.items()}
     with open(os.path.join(spec.out_dir, "results.json"), "w", encoding="utf-8") as handle:
@@ -130,11 +144,13 @@ def run_comparison(spec: ComparisonSpec, say: Callable[[str], None] = print) -> 
     os.makedirs(spec.out_dir, exist_ok=True)
     results: dict[str, list[dict]] = {loss: [] for loss in spec.losses}
     ks: dict[str, int] = {}
+    steps: dict[str, int] = {}
     table = ""
     for seed in spec.seeds:
         for loss in spec.losses:
             cfg = run_config(spec, loss, seed)
             ks[loss] = cfg.k
+            steps[loss] = cfg.max_steps
             say(f"== {loss} seed {seed}: {spec.g_updates} G updates = {cfg.max_steps} D steps "
                 f"(k={cfg.k}) -> {cfg.output}")
             train_run(cfg, say)
@@ -146,5 +162,5 @@ def run_comparison(spec: ComparisonSpec, say: Callable[[str], None] = print) -> 
                 grid = os.path.join(cfg.output, "samples", "final.png")
                 if os.path.isfile(grid):
                     shutil.copyfile(grid, os.path.join(spec.out_dir, f"samples_{loss}.png"))
-            table = write_results(spec, {k: v for k, v in results.items() if v}, ks)
+            table = write_results(spec, {k: v for k, v in results.items() if v}, ks, steps)
     return table
