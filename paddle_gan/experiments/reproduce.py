@@ -31,7 +31,8 @@ import numpy as np
 
 from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
-from paddle_gan.experiments.compare import COLUMNS, evaluate_run, mean_std, train_run
+from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, mean_std, steps_for_updates,
+                                            train_run)
 from paddle_gan.train.schedule import CriticSchedule
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,9 +104,7 @@ def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str) -> TrainC
     base = make_config(dict(values), config_file)
     if entry.g_updates:
         updates = max(1, int(round(entry.g_updates * budget.step_scale)))
-        schedule = CriticSchedule.from_config(base)
-        steps = next(s for s in range(updates, updates * 1000 + 10_000)
-                     if schedule.g_steps_before(s) >= updates)
+        steps = steps_for_updates(base, updates)
     else:
         steps = base.max_steps
     if not steps:
