@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -21,6 +20,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
+from paddle_gan.atomic import atomic_write
 from paddle_gan.errors import RunFailure, UserError
 
 FORMAT_VERSION = 1
@@ -66,44 +66,6 @@ class Checkpoint:
     @property
     def step(self) -> int:
         return int(self.meta["step"])
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux), else the common 022."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-def atomic_write(path: str, write: Callable[[Any], None]) -> None:
-    """Call write(binary file) on a temporary file beside `path`, fsync it, then rename it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 -> the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def _param_names(owners: dict[str, nn.Layer]) -> dict[str, str]:

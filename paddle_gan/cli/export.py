@@ -21,8 +21,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     check_output_dir(args.out, "--out")
 
-    from paddle_gan.io.export import INFO_FILE, export_generator
+    from paddle_gan.io.export import INFO_FILE, check_export_folder, export_generator
     from paddle_gan.runtime import setup_runtime
+
+    check_export_folder(args.out)
 
     setup_runtime("cpu")
     info = export_generator(args.checkpoint, args.out)

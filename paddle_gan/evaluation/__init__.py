@@ -152,7 +152,7 @@ def result_json(result: EvalResult, ctx: EvalContext) -> dict[str, Any]:
 
 def write_json(doc: dict[str, Any], path: str) -> None:
     """Write strict JSON (no NaN) atomically."""
-    from paddle_gan.checkpoint import atomic_write
+    from paddle_gan.atomic import atomic_write
 
     text = json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
     try:

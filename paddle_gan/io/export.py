@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from paddle_gan.atomic import atomic_folder
 from paddle_gan.errors import UserError
 
 EXPORT_PREFIX = "generator"
@@ -116,15 +117,27 @@ def reference_outputs(generator: Any, num_classes: int, z: np.ndarray,
         return generator(paddle.to_tensor(np.asarray(z, dtype=np.float32)), cond).numpy()
 
 
+def check_export_folder(out_dir: str) -> None:
+    """UserError unless `out_dir` is new, empty, or an earlier export (whose files a new
+    export replaces): an export never mixes its files into a folder of other files."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f"--out {out_dir} is a file, not a folder")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) \
+            and not os.path.isfile(os.path.join(out_dir, INFO_FILE)):
+        raise UserError(f"--out {out_dir} holds other files and no earlier export ({INFO_FILE}); "
+                        f"choose a new or empty folder")
+
+
 def export_generator(target: str, out_dir: str, say: Callable[[str], None] = print
                      ) -> dict[str, Any]:
     """Export the generator of a run folder or checkpoint `target` into `out_dir`.
 
-    Returns the generator_info.json document. UserError (one line) for a missing or non-GAN
-    checkpoint or an unusable output folder.
+    The files are written into a temporary folder beside `out_dir` and moved into place only
+    when all of them are complete: a failed export leaves no folder, or the earlier export as
+    it was. Returns the generator_info.json document. UserError (one line) for a missing or
+    non-GAN checkpoint or an unusable output folder.
     """
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UserError(f"--out {out_dir} is a file, not a folder")
+    check_export_folder(out_dir)
     loaded = load_generator(target, say)
     run, generator, num_classes = loaded.run, loaded.generator, loaded.num_classes
     latent_dim = int(getattr(generator, "latent_dim", run.cfg.latent_dim))
@@ -136,14 +149,14 @@ def export_generator(target: str, out_dir: str, say: Callable[[str], None] = pri
               "model": run.cfg.model, "loss": run.cfg.loss, "dataset": run.cfg.dataset}
     info = export_info(generator, run.cfg, num_classes, loaded.class_names, sample_shape, source)
     try:
-        os.makedirs(out_dir, exist_ok=True)
-        save_generator(generator, latent_dim, num_classes, out_dir)
-        info["files"] = {"model": model_file(out_dir), "params": EXPORT_PREFIX + ".pdiparams",
-                         "server": GENERATE_SCRIPT}
-        with open(os.path.join(out_dir, INFO_FILE), "w", encoding="utf-8") as handle:
-            json.dump(info, handle, indent=2)
-        # the self-contained server (numpy + paddle.inference only): the folder works alone
-        shutil.copyfile(GENERATE_SOURCE, os.path.join(out_dir, GENERATE_SCRIPT))
+        with atomic_folder(out_dir) as folder:
+            save_generator(generator, latent_dim, num_classes, folder)
+            info["files"] = {"model": model_file(folder), "params": EXPORT_PREFIX + ".pdiparams",
+                             "server": GENERATE_SCRIPT}
+            with open(os.path.join(folder, INFO_FILE), "w", encoding="utf-8") as handle:
+                json.dump(info, handle, indent=2)
+            # the self-contained server (numpy + paddle.inference only): the folder works alone
+            shutil.copyfile(GENERATE_SOURCE, os.path.join(folder, GENERATE_SCRIPT))
     except OSError as exc:
         raise UserError(f"--out {out_dir}: cannot write: {exc.strerror or exc}") from None
     return info

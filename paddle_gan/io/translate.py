@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
+from paddle_gan.atomic import atomic_write
 from paddle_gan.config import TrainConfig, from_dict
 from paddle_gan.errors import UserError
 from paddle_gan.models import DataSpec
@@ -59,11 +60,13 @@ def output_names(files: list[str]) -> list[str]:
 
 
 def save_image(path: str, image: np.ndarray) -> None:
-    """Float [C, H, W] in [0, 1] (C = 1 or 3) -> PNG file."""
+    """Float [C, H, W] in [0, 1] (C = 1 or 3) -> PNG file, written atomically (a failed write
+    leaves the previous file at `path`, and no partial one)."""
     from PIL import Image
 
     pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)).save(path)
+    picture = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
+    atomic_write(path, lambda handle: picture.save(handle, format="PNG"))
 
 
 def translate_files(checkpoint: str, inputs: str, direction: str, out_dir: str,

@@ -93,7 +93,7 @@ def classifier_input(images: np.ndarray) -> np.ndarray:
 
 def save_weights(model: MnistClassifier, path: str, info: dict) -> None:
     """Write the state dict as a compressed .npz (no pickle) and `info` as the JSON sidecar."""
-    from paddle_gan.checkpoint import atomic_write
+    from paddle_gan.atomic import atomic_write
 
     arrays = {name: value.numpy() for name, value in model.state_dict().items()}
     atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))

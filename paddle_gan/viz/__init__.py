@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
-import os
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
+
+from paddle_gan.atomic import atomic_write
 
 
 def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2,
@@ -33,14 +34,19 @@ def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2,
 
 
 def save_png(path: str, picture: np.ndarray) -> None:
-    """Write a uint8 [H, W, 3] picture as PNG (matplotlib's imsave, as the tutorial's plotting).
+    """Write a uint8 [H, W, 3] picture as PNG (matplotlib's imsave, as the tutorial's plotting),
+    atomically: a failed write leaves the previous file at `path`.
 
     `matplotlib.image.imsave` needs no backend, so a notebook's inline plotting is left alone.
     """
     from matplotlib.image import imsave
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    imsave(path, picture)
+    atomic_write(path, lambda handle: imsave(handle, picture, format="png"))
+
+
+def save_figure(fig: Any, path: str, **options: Any) -> None:
+    """`fig.savefig(path, **options)` as PNG, atomically (see `save_png`)."""
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", **options))
 
 
 def _generators(trainer_or_models: Any) -> Any:

@@ -14,11 +14,11 @@ import gc
 import glob
 import os
 import re
-import shutil
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from paddle_gan.atomic import atomic_copy, atomic_write
 from paddle_gan.errors import UserError
 from paddle_gan.checkpoint import SAMPLES_DIR
 
@@ -117,11 +117,10 @@ def draw_frame(real: np.ndarray, fake: np.ndarray, heat: Optional[np.ndarray],
 
 
 def save_picture(path: str, picture: np.ndarray) -> None:
-    """A uint8 [H, W, 3] picture to PNG with Pillow."""
+    """A uint8 [H, W, 3] picture to PNG with Pillow, atomically (the old file stays on failure)."""
     from PIL import Image
 
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    Image.fromarray(picture).save(path)
+    atomic_write(path, lambda handle: Image.fromarray(picture).save(handle, format="PNG"))
 
 
 def frame_files(folder: str) -> list[str]:
@@ -146,10 +145,9 @@ def write_gif(paths: Sequence[str], out_path: str, frame_ms: int = GIF_FRAME_MS,
         with Image.open(path) as im:
             frames.append(im.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT))
     durations = [frame_ms] * (len(frames) - 1) + [last_ms]
-    tmp = out_path + ".tmp.gif"
-    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                   disposal=1)
-    os.replace(tmp, out_path)
+    atomic_write(out_path, lambda handle: frames[0].save(
+        handle, format="GIF", save_all=True, append_images=frames[1:], duration=durations,
+        loop=0, disposal=1))
     return out_path
 
 
@@ -240,7 +238,7 @@ class PointFrames:
         if not os.path.exists(last):
             self.frame(trainer, os.path.basename(last))
         path = os.path.join(self.folder, FINAL_NAME)
-        shutil.copyfile(last, path)  # the state has not changed since the last frame
+        atomic_copy(last, path)  # the state has not changed since the last frame
         write_gif(frame_files(self.folder), os.path.join(self.folder, GIF_NAME))
         return path
 

@@ -19,7 +19,8 @@ from paddle_gan.io.runs import (LoadedRun, build_generator, eval_latents, genera
                                            latent_dim_of, load_split)
 from paddle_gan.monitor import VISUALDL_DIR
 from paddle_gan.checkpoint import SAMPLES_DIR
-from paddle_gan.viz import make_grid, save_png
+from paddle_gan.atomic import atomic_write
+from paddle_gan.viz import make_grid, save_figure, save_png
 
 #: Most frames shown in a progress montage (the GIF shows all).
 MONTAGE_FRAMES = 16
@@ -174,9 +175,10 @@ def plot_curves(run_dir: str, out: str) -> str:
         ax.axis("off")
     fig.suptitle(os.path.basename(os.path.abspath(run_dir)))
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, out, dpi=100)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -223,14 +225,16 @@ def plot_progress(run_dir: str, out_png: str, out_gif: str, frame_ms: int = 300)
             ax.imshow(np.asarray(image.convert("RGB")))
         ax.set_title(label, fontsize=9)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, out_png, dpi=100)
+    finally:
+        plt.close(fig)
     images = []
     for _, path in frames:
         with Image.open(path) as image:
             images.append(image.convert("RGB").convert("P", palette=Image.ADAPTIVE))
-    images[0].save(out_gif, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    atomic_write(out_gif, lambda handle: images[0].save(
+        handle, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0))
     return out_png, out_gif
 
 
