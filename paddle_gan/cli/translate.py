@@ -27,8 +27,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error("--batch-size must be at least 1")
     check_output_dir(args.out, "--out")  # before any work
     from paddle_gan.errors import UserError
+    from paddle_gan.io.translate import check_out_apart, translate_files
     from paddle_gan.runtime import setup_runtime
-    from paddle_gan.io.translate import translate_files
+
+    check_out_apart(args.input, args.out)
 
     try:
         setup_runtime(args.device)

@@ -69,6 +69,20 @@ def save_image(path: str, image: np.ndarray) -> None:
     atomic_write(path, lambda handle: picture.save(handle, format="PNG"))
 
 
+def check_out_apart(inputs: str, out_dir: str) -> None:
+    """UserError when `out_dir` is the input folder or lies inside it (the outputs would mix
+    with, and could replace, the images being translated, and a second run would translate its
+    own outputs), or when the output of an input file would be that file itself."""
+    source = os.path.realpath(inputs)
+    target = os.path.realpath(out_dir)
+    if os.path.isdir(source) and (target == source or target.startswith(source + os.sep)):
+        raise UserError(f"--out {out_dir} is inside --input {inputs}: choose a folder outside "
+                        f"the input images")
+    if os.path.isfile(source) and os.path.join(target, output_names([source])[0]) == source:
+        raise UserError(f"--out {out_dir}: the output would replace --input {inputs}; choose "
+                        f"another folder")
+
+
 def translate_files(checkpoint: str, inputs: str, direction: str, out_dir: str,
                     batch_size: int = 16, say: Callable[[str], None] = print) -> list[str]:
     """Translate every image of `inputs` (a file or folder) with the run's generator for
@@ -79,6 +93,7 @@ def translate_files(checkpoint: str, inputs: str, direction: str, out_dir: str,
     if direction not in DIRECTIONS:
         raise UserError(f"--direction must be AtoB or BtoA, got {direction!r}")
     files = input_files(inputs)
+    check_out_apart(inputs, out_dir)
     cfg, generators = load_generators(checkpoint, warn=say)
     channels, size, _ = domain_shape(cfg)
     try:
