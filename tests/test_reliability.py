@@ -376,3 +376,34 @@ def test_full_disk_stops_with_one_line_and_keeps_the_checkpoints(tiny_tmpfs, cap
     assert kept and all(ck.load_checkpoint(p).step == int(p[-12:-4]) for p in kept)
     assert f"last good checkpoint: {kept[-1]}" in lines[0]
     assert not [n for n in os.listdir(out / "checkpoints") if n.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("total, stop", [(16, "non-finite weights at step 16"),
+                                         (17, "non-finite loss at step 17")],
+                         ids=["final grid", "epoch grid"])
+def test_nan_stop_keeps_the_last_good_pictures(tmp_path, total, stop):
+    """G's weights turn NaN after step 16's losses were computed: neither the final grid (the
+    run ends at 16) nor the epoch grid at 16 (the run goes on to 17) is drawn; the pictures of
+    the earlier run stay as they were."""
+    from tiny_mnist import write_mnist_folder
+
+    data_dir = write_mnist_folder(tmp_path)  # 64 images: an epoch is 8 steps at batch 8
+    settings = dict(width=4, dataset="mnist", data_dir=data_dir, k=1, epochs=5, log_every=100,
+                    scalar_every=100)
+    run_training(tiny_config(tmp_path, max_steps=9, **settings), say=lambda text: None)
+    samples = os.path.join(tmp_path, "run", "samples")
+    before = sha256_tree(samples)
+    assert sorted(before) == ["epoch_001.png", "final.png"]
+    cfg = tiny_config(tmp_path, max_steps=total, resume="latest", **settings)
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+    trainer.load(ck.load_latest(cfg.output, warn=lambda text: None))
+
+    def poison(trainer):  # after step 16's losses, before its epoch end
+        if trainer.step == 16:
+            param = trainer.G.parameters()[0]
+            param.set_value(np.full(param.shape, np.nan, dtype=np.float32))
+
+    trainer.step_callbacks.append(poison)
+    with pytest.raises(RunFailure, match=stop):
+        trainer.fit()
+    assert sha256_tree(samples) == before  # no NaN epoch_002.png, final.png not replaced

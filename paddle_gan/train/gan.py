@@ -157,6 +157,11 @@ class GanTrainer:
         """The generator that draws the run's samples: G's weight average when `g_ema` is on."""
         return self.average.average if self.average is not None else self.G
 
+    def sampler_is_finite(self) -> bool:
+        """Whether every weight and buffer of the sampling generator is finite."""
+        return not ckpt_io.non_finite_keys(
+            {name: value.numpy() for name, value in self.sampler.state_dict().items()})
+
     def modules(self) -> dict[str, nn.Layer]:
         nets = {"G": self.G, "D": self.D}
         if self.average is not None:
@@ -363,10 +368,14 @@ class GanTrainer:
             else:
                 pos.epoch += 1
                 pos.batch = 0
-                if pos.epoch % cfg.sample_every == 0:
+                # a non-finite generator draws no grid: the save that follows (here or at the
+                # end) stops the run with the NaN message
+                if pos.epoch % cfg.sample_every == 0 and self.sampler_is_finite():
                     self._snapshot(self, f"epoch_{pos.epoch:03d}")
                 if pos.epoch % cfg.save_every == 0 and pos.step < total:
                     self.save()
-        self._snapshot(self, "final")
+        # save first: it refuses non-finite weights, so a NaN stop never draws final.png and
+        # the last good pictures stay
         path = self.save()
+        self._snapshot(self, "final")
         self.monitor.line(f"done at step {pos.step}: checkpoint {path}")
