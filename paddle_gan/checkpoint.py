@@ -133,7 +133,8 @@ def is_npz(path: str) -> bool:
 
 
 def load_checkpoint(path: str) -> Checkpoint:
-    """Read a checkpoint without unpickling anything; CorruptCheckpoint if it is damaged."""
+    """Read a checkpoint without unpickling anything; CorruptCheckpoint if it is damaged or
+    its metadata is inconsistent (see `check_meta`)."""
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
     if path.endswith(PICKLE_SUFFIXES):  # say why, never unpickle
@@ -149,37 +150,106 @@ def load_checkpoint(path: str) -> Checkpoint:
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         raise CorruptCheckpoint(f"{path} is damaged or not a checkpoint "
                                 f"({type(exc).__name__})") from None
+    check_meta(path, meta)
     return Checkpoint(path, arrays, meta)
+
+
+#: metadata counters: a non-negative integer where present ("step" always)
+_COUNTERS = ("step", "epoch", "batch", "g_ema_updates")
+#: metadata entries of a fixed JSON type where present
+_META_TYPES = {"config": dict, "optimizer_extra": dict, "modules": list, "optimizers": list,
+               "data": dict, "kind": str, "train_seconds": (int, float)}
+
+
+def check_meta(path: str, meta: Any) -> None:
+    """CorruptCheckpoint unless `meta` is a mapping whose step (and epoch, batch, ...) are
+    non-negative integers and whose other known entries have their JSON types."""
+    if not isinstance(meta, dict):
+        raise CorruptCheckpoint(f"{path}: its metadata is a {type(meta).__name__}, not a mapping")
+    for key in _COUNTERS:
+        if key not in meta and key != "step":
+            continue
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CorruptCheckpoint(f"{path}: metadata {key} is {value!r}, not a count")
+    for key, kind in _META_TYPES.items():
+        if key in meta and (isinstance(meta[key], bool) or not isinstance(meta[key], kind)):
+            raise CorruptCheckpoint(f"{path}: metadata {key} has the wrong type "
+                                    f"({type(meta[key]).__name__})")
+    if not all(isinstance(v, dict) for v in meta.get("optimizer_extra", {}).values()):
+        raise CorruptCheckpoint(f"{path}: metadata optimizer_extra is not a mapping per optimizer")
+
+
+def _dtype_name(tensor: paddle.Tensor) -> str:
+    """'float32' for a paddle.float32 tensor (the NumPy name of its dtype)."""
+    return str(tensor.dtype).rsplit(".", 1)[-1]
+
+
+def _check_array(path: str, name: str, value: np.ndarray, shape: list[int], dtype: str) -> None:
+    if list(value.shape) != list(shape):
+        raise CorruptCheckpoint(f"{path}: {name} has shape {list(value.shape)}, this model has "
+                                f"{list(shape)}")
+    if value.dtype.name != dtype:
+        raise CorruptCheckpoint(f"{path}: {name} is {value.dtype.name}, this model has {dtype}")
+    if value.dtype.kind in "fc" and not np.isfinite(value).all():
+        raise CorruptCheckpoint(f"{path}: {name} holds NaN or Inf")
+
+
+def _optimizer_state(ckpt: Checkpoint, key: str, entry: OptimizerEntry
+                     ) -> dict[str, tuple[str, str, np.ndarray]]:
+    """{array key: (structured parameter name, state suffix, array)} of optimizer `key`, each
+    checked against its parameter: shape (one element for the *_pow_acc states) and dtype."""
+    params = {f"{prefix}/{name}": p for prefix, layer in entry[1].items()
+              for name, p in layer.named_parameters()}
+    found = {}
+    for array_key, value in ckpt.arrays.items():
+        if not array_key.startswith(key + "/"):
+            continue
+        structured, bar, suffix = array_key[len(key) + 1:].partition("|")
+        if not bar or structured not in params:
+            raise CorruptCheckpoint(f"{ckpt.path}: optimizer state for unknown parameter "
+                                    f"{structured}")
+        param = params[structured]
+        shape = [1] if "pow_acc" in suffix else list(param.shape)
+        _check_array(ckpt.path, array_key, value, shape, _dtype_name(param))
+        found[array_key] = (structured, suffix, value)
+    return found
+
+
+def check_fits(ckpt: Checkpoint, modules: dict[str, nn.Layer],
+               optimizers: dict[str, OptimizerEntry]) -> None:
+    """CorruptCheckpoint (a one-line UserError) unless every array `restore` would load fits:
+    each network's names, shapes and dtypes, each optimizer state's parameter, shape and dtype,
+    all finite. Changes nothing."""
+    for key, layer in modules.items():
+        own = layer.state_dict()
+        stored = {k[len(key) + 1:]: v for k, v in ckpt.arrays.items() if k.startswith(key + "/")}
+        if set(stored) != set(own):
+            raise CorruptCheckpoint(f"{ckpt.path}: its {key!r} network has other layers than this "
+                                    f"model (a checkpoint of another model or width?)")
+        for name, value in own.items():
+            _check_array(ckpt.path, f"{key}/{name}", stored[name], value.shape, _dtype_name(value))
+    for key, entry in optimizers.items():
+        _optimizer_state(ckpt, key, entry)
 
 
 def restore(ckpt: Checkpoint, modules: dict[str, nn.Layer],
             optimizers: dict[str, OptimizerEntry]) -> None:
     """Load a checkpoint's arrays into freshly built networks and optimizers.
 
-    UserError when a network's parameter names or shapes differ (a checkpoint of another model).
+    Everything is checked first (`check_fits`): a checkpoint that does not fit (another model,
+    float64 or wrong-shape arrays, NaN) raises CorruptCheckpoint and changes nothing.
     """
+    check_fits(ckpt, modules, optimizers)
     for key, layer in modules.items():
-        own = layer.state_dict()
         stored = {k[len(key) + 1:]: v for k, v in ckpt.arrays.items() if k.startswith(key + "/")}
-        if set(stored) != set(own):
-            raise UserError(f"{ckpt.path}: its {key!r} network has other layers than this model "
-                            f"(a checkpoint of another model or width?)")
-        for name, value in own.items():
-            if list(value.shape) != list(stored[name].shape):
-                raise UserError(f"{ckpt.path}: {key}/{name} has shape {list(stored[name].shape)}, "
-                                f"this model has {list(value.shape)}")
         layer.set_state_dict({k: paddle.to_tensor(v) for k, v in stored.items()})
-    for key, (optimizer, owners) in optimizers.items():
-        names = _param_names(owners)
-        by_structured = {v: k for k, v in names.items()}
+    for key, entry in optimizers.items():
+        optimizer, owners = entry
+        internal = {v: k for k, v in _param_names(owners).items()}
         state: dict[str, Any] = dict(ckpt.meta.get("optimizer_extra", {}).get(key, {}))
-        for array_key, value in ckpt.arrays.items():
-            if not array_key.startswith(key + "/"):
-                continue
-            structured, suffix = array_key[len(key) + 1:].split("|", 1)
-            if structured not in by_structured:
-                raise UserError(f"{ckpt.path}: optimizer state for unknown parameter {structured}")
-            state[f"{by_structured[structured]}_{suffix}"] = paddle.to_tensor(value)
+        for structured, suffix, value in _optimizer_state(ckpt, key, entry).values():
+            state[f"{internal[structured]}_{suffix}"] = paddle.to_tensor(value)
         optimizer.set_state_dict(state)
 
 
@@ -193,24 +263,39 @@ def list_checkpoints(run_dir: str) -> list[str]:
     return sorted(p for p in paths if _NAME.match(os.path.basename(p)))
 
 
-def load_latest(run_dir: str, warn: Callable[[str], None] = print) -> Optional[Checkpoint]:
-    """The newest checkpoint that loads; a damaged newer one is reported and skipped."""
+#: called on each candidate checkpoint; raises CorruptCheckpoint to pass it over
+Acceptor = Callable[[Checkpoint], None]
+
+
+def load_latest(run_dir: str, warn: Callable[[str], None] = print,
+                accept: Optional[Acceptor] = None) -> Optional[Checkpoint]:
+    """The newest checkpoint that loads and that `accept` takes; each damaged or inconsistent
+    newer one is reported in one line and skipped."""
     for path in reversed(list_checkpoints(run_dir)):
         try:
-            return load_checkpoint(path)
+            checkpoint = load_checkpoint(path)
+            if accept is not None:
+                accept(checkpoint)
+            return checkpoint
         except CorruptCheckpoint as exc:
             warn(f"skipping damaged checkpoint: {exc}")
     return None
 
 
-def resolve_checkpoint(target: str, warn: Callable[[str], None] = print) -> Checkpoint:
-    """A checkpoint file, or the newest complete one in a run folder."""
+def resolve_checkpoint(target: str, warn: Callable[[str], None] = print,
+                       accept: Optional[Acceptor] = None) -> Checkpoint:
+    """A checkpoint file, or the newest usable one in a run folder (see `load_latest`)."""
     if os.path.isdir(target):
-        ckpt = load_latest(target, warn)
+        ckpt = load_latest(target, warn, accept)
         if ckpt is None:
-            raise UserError(f"{target} holds no checkpoint (expected {CHECKPOINT_DIR}/step_*.npz)")
+            state = "no usable" if list_checkpoints(target) else "no"
+            raise UserError(f"{target} holds {state} checkpoint (expected {CHECKPOINT_DIR}/"
+                            f"step_*.npz)")
         return ckpt
-    return load_checkpoint(target)
+    ckpt = load_checkpoint(target)
+    if accept is not None:
+        accept(ckpt)
+    return ckpt
 
 
 def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...] = ()) -> None:

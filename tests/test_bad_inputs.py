@@ -19,6 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 import pytest
 
+from checkpoint_edits import array_edit, is_d_weight, rewrite, to_float64
 from conftest import ROOT, run_tool, tiny_config
 from inprocess_tools import run_tool_main
 from paddle_gan import checkpoint as ck
@@ -158,6 +159,11 @@ ROWS = [
     Row("resume a damaged checkpoint file", "train",
         [*TINY, "--resume", "{bad}/damaged.npz", "--output", "{out}"],
         "is damaged or not a checkpoint"),
+    Row("resume a run whose only checkpoint has float64 weights", "train",
+        [*RESUME, "--resume", "--output", "{bad}/float64_run"], "holds no usable checkpoint"),
+    Row("resume a checkpoint file with float64 weights", "train",
+        [*RESUME, "--resume", "{bad}/float64_run/checkpoints/step_00000004.npz",
+         "--output", "{out}"], "is float64, this model has float32"),
     Row("resume with another batch size", "train",
         [*RESUME, "--resume", "--batch-size", "16", "--output", "{run}"],
         "with other settings (batch_size: 8 -> 16); pass --allow-change batch_size"),
@@ -384,6 +390,12 @@ def world(tmp_path_factory):
     bad = base / "bad"
     bad.mkdir()
     _write_bad_files(bad)
+    # a run folder whose only checkpoint has one float64 weight (and its config.json)
+    broken = bad / "float64_run"
+    shutil.copytree(os.path.join(cfg.output, "checkpoints"), broken / "checkpoints",
+                    ignore=lambda folder, names: [n for n in names if "4" not in n])
+    shutil.copy(os.path.join(cfg.output, "config.json"), broken / "config.json")
+    rewrite(str(broken / "checkpoints" / "step_00000004.npz"), array_edit(is_d_weight, to_float64))
     # a checkpoint whose stored config says width 4 but whose networks are width 64
     other = dict(to_dict(cfg), resume=None)
     ck.save_checkpoint(str(bad / "other_model.npz"),

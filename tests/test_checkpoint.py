@@ -4,6 +4,7 @@ import numpy as np
 import paddle
 import pytest
 
+from checkpoint_edits import array_edit, is_d_weight, rewrite, to_float64
 from paddle_gan import checkpoint as ck
 from paddle_gan.errors import UserError
 from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
@@ -91,3 +92,94 @@ def test_resolve_checkpoint_errors(tmp_path):
     (tmp_path / "fake.npz").write_bytes(b"not a zip")
     with pytest.raises(ck.CorruptCheckpoint):
         ck.resolve_checkpoint(str(tmp_path / "fake.npz"))
+
+
+# ----------------------------------------------------------------------------- fallback
+@pytest.fixture(scope="module")
+def two_checkpoints(tmp_path_factory):
+    """A tiny run with checkpoints at steps 2 and 4 (seed model, width 4, idx folder data)."""
+    from conftest import tiny_config
+    from tiny_mnist import write_mnist_folder
+    from paddle_gan.train.run import run_training
+
+    base = tmp_path_factory.mktemp("fallback")
+    cfg = tiny_config(base, width=4, max_steps=4, save_every_steps=2, keep_checkpoints=5, k=1,
+                      dataset="mnist", data_dir=write_mnist_folder(base))
+    run_training(cfg, say=lambda text: None)
+    return cfg
+
+
+def without(key):
+    return lambda arrays, meta: {k: v for k, v in meta.items() if k != key}
+
+
+def replaced(key, value):
+    return lambda arrays, meta: {**meta, key: value}
+
+
+def added(key, value):
+    def edit(arrays, meta):
+        arrays[key] = value
+        return meta
+    return edit
+
+
+MOMENT = lambda key: key.startswith("opt_D/") and key.endswith("|moment1_0")  # noqa: E731
+DAMAGE = {
+    "metadata is a list": lambda arrays, meta: [meta],
+    "step missing": without("step"),
+    "step is text": replaced("step", "4"),
+    "step is fractional": replaced("step", 4.5),
+    "step is negative": replaced("step", -4),
+    "config is not a mapping": replaced("config", "seed"),
+    "epoch missing": without("epoch"),
+    "float64 weight": array_edit(is_d_weight, to_float64),
+    "wrong-shape weight": array_edit(is_d_weight, lambda a: np.zeros(a.size + 1, a.dtype)),
+    "NaN weight": array_edit(is_d_weight, lambda a: np.full_like(a, np.nan)),
+    "float64 optimizer moment": array_edit(MOMENT, to_float64),
+    "wrong-shape optimizer moment": array_edit(MOMENT, lambda a: np.zeros(a.size + 1, a.dtype)),
+    "optimizer state of no parameter": added("opt_G/G/nothing|moment1_0", np.zeros(3, np.float32)),
+    "truncated file": None,
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
+def test_resume_falls_back_from_any_damaged_or_inconsistent_newest(two_checkpoints, damage,
+                                                                   tmp_path):
+    import dataclasses
+    import shutil
+
+    from paddle_gan.train.run import _resume_checkpoint, build_trainer, prepare_data
+
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(two_checkpoints.output, run_dir)
+    newest = ck.checkpoint_path(run_dir, 4)
+    if DAMAGE[damage] is None:
+        with open(newest, "r+b") as handle:
+            handle.truncate(2000)
+    else:
+        rewrite(newest, DAMAGE[damage])
+    cfg = dataclasses.replace(two_checkpoints, output=run_dir, resume="latest", max_steps=6)
+    trainer = build_trainer(cfg, prepare_data(cfg), run_dir)
+    warnings = []
+    checkpoint = _resume_checkpoint(cfg, trainer, warnings.append)
+    assert checkpoint.step == 2, damage
+    assert len(warnings) == 1 and "step_00000004.npz" in warnings[0], warnings
+    assert "\n" not in warnings[0]
+
+
+def test_a_checkpoint_that_does_not_fit_changes_nothing(two_checkpoints, tmp_path):
+    from paddle_gan.train.run import build_trainer, prepare_data
+
+    path = str(tmp_path / "d_float64.npz")
+    with open(ck.checkpoint_path(two_checkpoints.output, 4), "rb") as handle:
+        open(path, "wb").write(handle.read())
+    # G's arrays fit, one of D's does not: nothing may be restored, G (restored first) included
+    rewrite(path, array_edit(is_d_weight, to_float64))
+    trainer = build_trainer(two_checkpoints, prepare_data(two_checkpoints), str(tmp_path))
+    before = {k: v.numpy().copy() for k, v in trainer.G.state_dict().items()}
+    with pytest.raises(ck.CorruptCheckpoint, match="float64, this model has float32"):
+        trainer.load(ck.load_checkpoint(path))
+    for key, value in trainer.G.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[key], err_msg=key)
+    assert trainer.step == 0

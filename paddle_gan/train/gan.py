@@ -198,8 +198,20 @@ class GanTrainer:
                                   protect=(self.resumed_from,))
         return path
 
+    def check_checkpoint(self, checkpoint: ckpt_io.Checkpoint) -> None:
+        """CorruptCheckpoint unless `checkpoint` restores into this trainer: a position (epoch,
+        batch) and arrays that fit every network and optimizer (`ckpt_io.check_fits`).
+        Changes nothing."""
+        missing = [key for key in ("epoch", "batch") if key not in checkpoint.meta]
+        if missing:
+            raise ckpt_io.CorruptCheckpoint(f"{checkpoint.path}: metadata has no "
+                                            f"{', '.join(missing)}")
+        ckpt_io.check_fits(checkpoint, self.modules(), self.optimizers())
+
     def load(self, checkpoint: ckpt_io.Checkpoint) -> None:
-        """Restore networks, optimizers and position from a checkpoint."""
+        """Restore networks, optimizers and position from a checkpoint; everything is checked
+        before anything changes (CorruptCheckpoint otherwise)."""
+        self.check_checkpoint(checkpoint)
         ckpt_io.restore(checkpoint, self.modules(), self.optimizers())
         meta = checkpoint.meta
         self.position = Position(int(meta["step"]), int(meta["epoch"]), int(meta["batch"]),

@@ -66,15 +66,16 @@ def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str, device: Optio
     return trainer
 
 
-def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional[ckpt_io.Checkpoint]:
-    run_dir = cfg.output
-    if cfg.resume is None:
-        if ckpt_io.list_checkpoints(run_dir):
-            raise UserError(f"{run_dir} already holds checkpoints: pass --resume to continue "
-                            f"that run, or choose another --output")
-        return None
-    target = run_dir if cfg.resume == "latest" else cfg.resume
-    checkpoint = ckpt_io.resolve_checkpoint(target, warn=say)
+def _check_fresh(cfg: TrainConfig) -> None:
+    """A new run (no --resume) never writes into a folder that holds checkpoints."""
+    if cfg.resume is None and ckpt_io.list_checkpoints(cfg.output):
+        raise UserError(f"{cfg.output} already holds checkpoints: pass --resume to continue "
+                        f"that run, or choose another --output")
+
+
+def _check_same_run(checkpoint: ckpt_io.Checkpoint, cfg: TrainConfig) -> None:
+    """UserError when the checkpoint's run was made with other architecture keys, or other
+    step settings that --allow-change does not name."""
     stored = checkpoint.meta.get("config")
     if not isinstance(stored, dict):
         raise UserError(f"{checkpoint.path} has no stored config")
@@ -90,6 +91,26 @@ def _resume_checkpoint(cfg: TrainConfig, say: Callable[[str], None]) -> Optional
                             for k in changed)
         raise UserError(f"cannot resume {checkpoint.path} with other settings ({details}); "
                         f"pass --allow-change {','.join(changed)} if that is intended")
+
+
+def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None]
+                       ) -> Optional[ckpt_io.Checkpoint]:
+    """The checkpoint --resume continues from, fully checked against `cfg` and the built
+    `trainer` (which it does not change); None for a new run.
+
+    In a run folder a damaged or inconsistent newest checkpoint is reported and the previous
+    one taken; other settings are a UserError.
+    """
+    if cfg.resume is None:
+        return None
+    run_dir = cfg.output
+    target = run_dir if cfg.resume == "latest" else cfg.resume
+
+    def accept(checkpoint: ckpt_io.Checkpoint) -> None:
+        _check_same_run(checkpoint, cfg)
+        trainer.check_checkpoint(checkpoint)
+
+    checkpoint = ckpt_io.resolve_checkpoint(target, warn=say, accept=accept)
     # continuing from an older checkpoint while newer ones exist in the
     # run folder would interleave two histories (and --resume would later pick the stale one).
     newer = [] if cfg.resume == "latest" else [
@@ -125,10 +146,11 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
         say = _quiet
     run_dir = cfg.output
     check_layout(run_dir)
-    checkpoint = _resume_checkpoint(cfg, say)
+    _check_fresh(cfg)
     data = prepare_data(cfg)
     trainer = build_trainer(cfg, data, run_dir, runtime.device, parallel)
     # every check that can fail runs before the first write into run_dir
+    checkpoint = _resume_checkpoint(cfg, trainer, say)
     if checkpoint is not None:
         trainer.load(checkpoint)
         say(f"resumed from {checkpoint.path} at step {checkpoint.step}")
