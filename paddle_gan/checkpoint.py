@@ -20,7 +20,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.atomic import atomic_write
+from paddle_gan.atomic import TEMP_PREFIX, atomic_write
 from paddle_gan.errors import RunFailure, UserError
 
 FORMAT_VERSION = 1
@@ -298,19 +298,36 @@ def resolve_checkpoint(target: str, warn: Callable[[str], None] = print,
     return ckpt
 
 
-def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...] = ()) -> None:
-    """Delete all but the newest `keep` step_*.npz checkpoints, sparing any path in `protect`.
+def is_readable(path: str) -> bool:
+    """Whether `path` opens as a zip whose directory lists the metadata (cheap: reads the
+    archive's directory, not its arrays). A truncated or foreign file is not readable."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return META_KEY + ".npy" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
-    Only step_XXXXXXXX.npz files are candidates: best.npz and every other file stay. Temporary
+
+def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...] = ()) -> None:
+    """Keep the newest `keep` readable step_*.npz checkpoints and any path in `protect` (the
+    checkpoint just written, the one a run resumed from); delete the other step files older
+    than the newest kept one.
+
+    Unreadable files never count among the kept ones; an unreadable file newer than every kept
+    checkpoint stays (the run overwrites it when it reaches that step). Only
+    step_XXXXXXXX.npz files are candidates: best.npz and every other file stay. Temporary
     files left by a write that was killed (.tmp-*) are removed.
     """
-    protected = {os.path.abspath(p) for p in protect if p}
     paths = list_checkpoints(run_dir)
-    for path in paths[:max(len(paths) - keep, 0)]:
-        if os.path.abspath(path) not in protected:
+    readable = [p for p in paths if is_readable(p)]
+    kept = {os.path.abspath(p) for p in (readable[-keep:] if keep > 0 else [])}
+    kept |= {os.path.abspath(p) for p in protect if p}
+    newest_kept = max((p for p in paths if os.path.abspath(p) in kept), default=None)
+    for path in paths:
+        if os.path.abspath(path) not in kept and newest_kept is not None and path < newest_kept:
             os.unlink(path)
     # a SIGKILL during atomic_write leaves its temporary file behind
-    for stale in glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, ".tmp-*")):
+    for stale in glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, TEMP_PREFIX + "*")):
         with contextlib.suppress(OSError):
             os.unlink(stale)
 

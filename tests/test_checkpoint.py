@@ -84,6 +84,21 @@ def test_prune_keeps_the_newest(tmp_path):
         "step_00000004.npz", "step_00000005.npz"]
 
 
+def test_prune_never_counts_unreadable_files_among_the_kept(tmp_path):
+    g = PixelShuffleGenerator(4)
+    run = str(tmp_path)
+    for step in (1, 2, 3, 5):
+        ck.save_checkpoint(ck.checkpoint_path(run, step), {"G": g}, {}, {"step": step})
+    for step in (3, 5):  # the two newest are truncated
+        with open(ck.checkpoint_path(run, step), "r+b") as handle:
+            handle.truncate(100)
+    ck.prune_checkpoints(run, 1)
+    # the newest readable one is kept, the older one deleted; the damaged newer ones stay for
+    # the run to overwrite when it gets there
+    assert [os.path.basename(p) for p in ck.list_checkpoints(run)] == [
+        "step_00000002.npz", "step_00000003.npz", "step_00000005.npz"]
+
+
 def test_resolve_checkpoint_errors(tmp_path):
     with pytest.raises(UserError, match="holds no checkpoint"):
         ck.resolve_checkpoint(str(tmp_path))

@@ -262,6 +262,21 @@ def test_resumed_checkpoint_survives_pruning(tmp_path):
     assert names == ["step_00000002.npz", "step_00000008.npz"]
 
 
+def test_pruning_keeps_the_checkpoint_just_written(tmp_path):
+    """The newest checkpoint is readable but does not fit (float64): the run resumes from the
+    one before, and pruning to one file must not delete the checkpoint the run then writes."""
+    from checkpoint_edits import array_edit, is_d_weight, rewrite, to_float64
+
+    run_training(tiny_config(tmp_path, width=4, max_steps=4, save_every_steps=2,
+                             keep_checkpoints=5), say=lambda text: None)
+    run_dir = str(tmp_path / "run")
+    rewrite(ck.checkpoint_path(run_dir, 4), array_edit(is_d_weight, to_float64))
+    written = run_training(tiny_config(tmp_path, width=4, max_steps=3, keep_checkpoints=1,
+                                       resume="latest"), say=lambda text: None)
+    assert written == ck.checkpoint_path(run_dir, 3)
+    assert ck.load_checkpoint(written).step == 3
+
+
 # ----------------------------------------------------------------------------- safe loading
 class CreatesAFile:
     """Unpickling this runs os.mkdir(marker): what a malicious .pdparams can do."""

@@ -195,7 +195,7 @@ class GanTrainer:
             raise RunFailure(f"{exc}; last good checkpoint: "
                              f"{self.last_checkpoint or 'none written yet'}") from None
         ckpt_io.prune_checkpoints(self.run_dir, self.cfg.keep_checkpoints,
-                                  protect=(self.resumed_from,))
+                                  protect=(self.resumed_from, path))
         return path
 
     def check_checkpoint(self, checkpoint: ckpt_io.Checkpoint) -> None:
