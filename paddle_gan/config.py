@@ -117,8 +117,9 @@ class TrainConfig:
                                           "or run folder, or tutorial .pdparams files "
                                           "(comma-separated; need --trust-checkpoint)")
     allow_change: Optional[str] = _opt(None, "with --resume: settings that may differ from the "
-                                               "run's (comma-separated, e.g. lr_g,lr_d); any other "
-                                               "change of what a step computes is refused")
+                                               "run's (comma-separated, e.g. lr_g,lr_d; data for "
+                                               "other training data); any other change of what a "
+                                               "step computes is refused")
     trust_checkpoint: bool = _opt(False, "allow --init-from to unpickle .pdparams files (pickle "
                                          "can run code: only for files you trust)")
     # VisualDL extras
@@ -172,6 +173,16 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
 STEP_KEYS = ("batch_size", "seed", "k", "k_schedule", "optimizer", "lr_g", "lr_d", "beta1",
              "beta2", "clip_grad", "weight_clip", "gp_lambda", "label_smoothing", "d_batches",
              "lr_decay", "dropout", "data_dir", "num_points")
+
+
+#: What `--allow-change` may name: the step keys, and "data" (the training data's record:
+#: source, count and content hash, compared on --resume).
+ALLOWED_CHANGES = STEP_KEYS + ("data",)
+
+
+def allows_change(cfg: TrainConfig, name: str) -> bool:
+    """Whether `cfg.allow_change` names `name`."""
+    return name in {k.strip() for k in (cfg.allow_change or "").split(",")}
 
 
 def config_fields() -> dict[str, dataclasses.Field]:
@@ -413,10 +424,10 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"save_every_steps: must be at least 1, got {cfg.save_every_steps}")
     if cfg.allow_change is not None:
         unknown = [k.strip() for k in cfg.allow_change.split(",")
-                   if k.strip() and k.strip() not in STEP_KEYS]
+                   if k.strip() and k.strip() not in ALLOWED_CHANGES]
         if unknown:
             raise UserError(f"allow_change: {', '.join(unknown)} cannot change on resume; "
-                            f"choose from {', '.join(STEP_KEYS)}")
+                            f"choose from {', '.join(ALLOWED_CHANGES)}")
     if cfg.init_from is not None and not cfg.init_from.strip(","):
         raise UserError("init_from: give a checkpoint, run folder or .pdparams file")
     # VisualDL extras
@@ -447,8 +458,8 @@ def save_json(cfg: TrainConfig, path: str) -> None:
 
 def step_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
     """Names of STEP_KEYS whose values differ and that `new.allow_change` does not allow."""
-    allowed = {k.strip() for k in (new.allow_change or "").split(",") if k.strip()}
-    return [k for k in STEP_KEYS if getattr(old, k) != getattr(new, k) and k not in allowed]
+    return [k for k in STEP_KEYS if getattr(old, k) != getattr(new, k)
+            and not allows_change(new, k)]
 
 
 def architecture_differences(old: TrainConfig, new: TrainConfig) -> list[str]:

@@ -164,6 +164,8 @@ ROWS = [
     Row("resume a checkpoint file with float64 weights", "train",
         [*RESUME, "--resume", "{bad}/float64_run/checkpoints/step_00000004.npz",
          "--output", "{out}"], "is float64, this model has float32"),
+    Row("resume on other data", "train", [*RESUME, "--resume", "--output", "{bad}/other_data_run"],
+        "on other data (sha256: '000000000000' -> "),
     Row("resume with another batch size", "train",
         [*RESUME, "--resume", "--batch-size", "16", "--output", "{run}"],
         "with other settings (batch_size: 8 -> 16); pass --allow-change batch_size"),
@@ -381,6 +383,14 @@ def _write_bad_files(bad):
         pickle.dump({"net.0.conv.weight": CreatesAFile()}, handle)
 
 
+def _edited_run(run_dir, dest, edit):
+    """A copy of `run_dir` holding only its step 4 checkpoint, edited (checkpoint_edits)."""
+    (dest / "checkpoints").mkdir(parents=True)
+    shutil.copy(os.path.join(run_dir, "config.json"), dest / "config.json")
+    shutil.copy(ck.checkpoint_path(run_dir, 4), dest / "checkpoints")
+    rewrite(ck.checkpoint_path(str(dest), 4), edit)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A real tiny run (checkpoints at steps 2 and 4) and a folder of broken inputs."""
@@ -390,12 +400,10 @@ def world(tmp_path_factory):
     bad = base / "bad"
     bad.mkdir()
     _write_bad_files(bad)
-    # a run folder whose only checkpoint has one float64 weight (and its config.json)
-    broken = bad / "float64_run"
-    shutil.copytree(os.path.join(cfg.output, "checkpoints"), broken / "checkpoints",
-                    ignore=lambda folder, names: [n for n in names if "4" not in n])
-    shutil.copy(os.path.join(cfg.output, "config.json"), broken / "config.json")
-    rewrite(str(broken / "checkpoints" / "step_00000004.npz"), array_edit(is_d_weight, to_float64))
+    # run folders whose only checkpoint has one float64 weight / a record of other data
+    _edited_run(cfg.output, bad / "float64_run", array_edit(is_d_weight, to_float64))
+    _edited_run(cfg.output, bad / "other_data_run", lambda arrays, meta: {
+        **meta, "data": {**meta["data"], "sha256": "0" * 64}})
     # a checkpoint whose stored config says width 4 but whose networks are width 64
     other = dict(to_dict(cfg), resume=None)
     ck.save_checkpoint(str(bad / "other_model.npz"),

@@ -48,7 +48,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if is_pickle_path(args.inception_weights):
             require_trust(args.inception_weights, args.trust_checkpoint, "--inception-weights")
 
-    from paddle_gan.evaluation import EvalOptions, evaluate, format_table, result_json, write_json
+    from paddle_gan.evaluation import (EvalOptions, evaluate, format_table, held_out_lines,
+                                       result_json, write_json)
     from paddle_gan.runtime import setup_runtime
 
     setup_runtime("auto", args.threads)
@@ -59,6 +60,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     title = (f"{ctx.run.checkpoint.path} (step {ctx.run.step}, {ctx.kind}, "
              f"{doc.get('feature_space', 'native')} features)")
     print(format_table(result, title))
+    for line in held_out_lines(doc):
+        print(line)
     if "feature_note" in doc:
         print(f"note: {doc['feature_note']}")
     if "seconds" in doc:

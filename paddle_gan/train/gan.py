@@ -21,6 +21,7 @@ from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.blocks import one_hot
 from paddle_gan.config import TrainConfig, to_dict
 from paddle_gan.data import ArrayData, EpochBatches
+from paddle_gan.data.provenance import provenance
 from paddle_gan.distributed import NullMonitor, ParallelContext
 from paddle_gan.errors import RunFailure
 from paddle_gan.evaluation.training import maybe_training_evaluator
@@ -180,7 +181,8 @@ class GanTrainer:
         meta = {"step": pos.step, "epoch": pos.epoch, "batch": pos.batch,
                 "train_seconds": round(pos.train_seconds, 3),
                 "g_ema_updates": self.average.updates if self.average is not None else 0,
-                "config": to_dict(self.cfg), "kind": self.checkpoint_kind}
+                "config": to_dict(self.cfg), "kind": self.checkpoint_kind,
+                "data": provenance(self.data)}
         # NaN weights are never saved, a failed write is one line; in both cases the files
         # already on disk stay as they were.
         try:

@@ -10,9 +10,12 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
-from paddle_gan.config import (TrainConfig, architecture_differences, from_dict, step_differences,
-                               to_dict)
+from paddle_gan.atomic import atomic_write
+from paddle_gan.config import (TrainConfig, allows_change, architecture_differences, from_dict,
+                               step_differences, to_dict)
 from paddle_gan.data import ArrayData
+from paddle_gan.data.provenance import differences as provenance_differences
+from paddle_gan.data.provenance import provenance
 from paddle_gan.errors import UserError
 from paddle_gan.losses import get_loss
 from paddle_gan.models import build_models, data_spec, prepare_data
@@ -21,6 +24,8 @@ from paddle_gan.distributed import ParallelContext, init_parallel, launch_contex
 from paddle_gan.train.run_folder import RunLock, check_layout
 
 CONFIG_FILE = "config.json"
+#: the training data's record (paddle_gan.data.provenance), beside the config
+DATA_FILE = "data.json"
 
 
 def trainer_class(model: str) -> type:
@@ -93,13 +98,25 @@ def _check_same_run(checkpoint: ckpt_io.Checkpoint, cfg: TrainConfig) -> None:
                         f"pass --allow-change {','.join(changed)} if that is intended")
 
 
+def _check_same_data(checkpoint: ckpt_io.Checkpoint, data: ArrayData, cfg: TrainConfig) -> None:
+    """UserError when the data differ from the checkpoint's record (source, count, content
+    hash) and --allow-change does not name data. A checkpoint without a record passes."""
+    stored = checkpoint.meta.get("data")
+    if stored is None or allows_change(cfg, "data"):
+        return
+    changed = provenance_differences(stored, provenance(data))
+    if changed:
+        raise UserError(f"cannot resume {checkpoint.path} on other data ({', '.join(changed)}); "
+                        f"pass --allow-change data if that is intended")
+
+
 def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None]
                        ) -> Optional[ckpt_io.Checkpoint]:
-    """The checkpoint --resume continues from, fully checked against `cfg` and the built
-    `trainer` (which it does not change); None for a new run.
+    """The checkpoint --resume continues from, fully checked against `cfg`, the built
+    `trainer` (which it does not change) and its data; None for a new run.
 
     In a run folder a damaged or inconsistent newest checkpoint is reported and the previous
-    one taken; other settings are a UserError.
+    one taken; other settings or other data are a UserError.
     """
     if cfg.resume is None:
         return None
@@ -111,6 +128,7 @@ def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None
         trainer.check_checkpoint(checkpoint)
 
     checkpoint = ckpt_io.resolve_checkpoint(target, warn=say, accept=accept)
+    _check_same_data(checkpoint, trainer.data, cfg)
     # continuing from an older checkpoint while newer ones exist in the
     # run folder would interleave two histories (and --resume would later pick the stale one).
     newer = [] if cfg.resume == "latest" else [
@@ -164,8 +182,9 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     try:
         if parallel.is_writer:  # data parallel: rank 0 writes (and locks)
             lock.acquire()
-            text = json.dumps(to_dict(cfg), indent=2, sort_keys=True).encode("utf-8")
-            ckpt_io.atomic_write(os.path.join(run_dir, CONFIG_FILE), lambda f: f.write(text))
+            for name, doc in ((CONFIG_FILE, to_dict(cfg)), (DATA_FILE, provenance(data))):
+                text = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
+                atomic_write(os.path.join(run_dir, name), lambda f, text=text: f.write(text))
     except OSError as exc:
         lock.release()
         raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None
@@ -184,7 +203,8 @@ def _announce_and_fit(trainer, cfg: TrainConfig, data: ArrayData, runtime, paral
     say(f"runtime: {runtime.describe()}")
     for line in trainer.speed.summary(parallel):
         say(line)
-    say(f"data: {data.note or data.name}: {len(data)} samples of shape {list(data.samples.shape[1:])}")
+    say(f"data: {data.note or data.name}: {len(data):,} samples of shape "
+        f"{list(data.samples.shape[1:])}, sha256 {data.sha256[:12]}")
     say(f"model {cfg.model} (width {cfg.width}): G {n_g:,} params, D {n_d:,} params; "
         f"loss {cfg.loss}, k={cfg.k}, {cfg.optimizer} lr_g={cfg.lr_g} lr_d={cfg.lr_d}")
     say(f"run folder: {run_dir}  (watch: visualdl --logdir {os.path.join(run_dir, 'vdl')})")

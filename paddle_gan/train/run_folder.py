@@ -13,7 +13,7 @@ from paddle_gan.monitor import TRAIN_LOG, VISUALDL_DIR
 LOCK_FILE = ".lock"
 #: what a run writes, and whether each is a folder
 LAYOUT = {CHECKPOINT_DIR: True, SAMPLES_DIR: True, VISUALDL_DIR: True, TRAIN_LOG: False,
-          "config.json": False}
+          "config.json": False, "data.json": False}
 
 
 def check_layout(run_dir: str) -> None:
