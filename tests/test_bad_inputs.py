@@ -13,6 +13,7 @@ import os
 import pickle
 import shutil
 import struct
+import tarfile
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -21,6 +22,7 @@ import pytest
 
 from checkpoint_edits import array_edit, is_d_weight, rewrite, to_float64
 from conftest import ROOT, run_tool, tiny_config
+from image_bombs import png_header
 from inprocess_tools import run_tool_main
 from paddle_gan import checkpoint as ck
 from paddle_gan.config import to_dict
@@ -145,6 +147,35 @@ ROWS = [
         "is truncated or padded"),
     Row("gzip truncated", "train", ["--data-dir", "{bad}/truncated_gz", "--output", "{out}"],
         "cannot read"),
+    Row("idx header larger than the limit", "train",
+        ["--data-dir", "{bad}/huge_idx", "--output", "{out}"],
+        "its header declares shape (100000, 100, 100) (1,000,000,000 bytes), more than the 256 MiB"),
+    Row("idx header whose size overflows 64 bits", "train",
+        ["--data-dir", "{bad}/overflow_idx", "--output", "{out}"],
+        "its header declares shape (4294967295, 4294967295, 4294967295)"),
+    Row("gzip idx longer than its header says", "train",
+        ["--data-dir", "{bad}/padded_gz", "--output", "{out}"],
+        "is truncated or padded: more than 7840 data bytes, expected 7840"),
+    Row("idx files with zero images", "train", ["--data-dir", "{bad}/zero_idx", "--output", "{out}"],
+        "train-images-idx3-ubyte holds no images"),
+    Row("labels out of range with --conditional", "train",
+        ["--model", "mlp", "--conditional", "--data-dir", "{bad}/label_12", "--output", "{out}"],
+        "has labels 3..12, outside the 10 classes 0..9"),
+    Row("cifar batch larger than the limit", "train",
+        ["--dataset", "cifar10", "--data-dir", "{bad}/cifar_huge", "--output", "{out}"],
+        "data_batch_1 is 209,715,200 bytes, more than the 128 MiB"),
+    Row("image larger than 4096x4096", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/bomb_5k",
+         "--output", "{out}"], "is 5000x5000 pixels, more than the 4096x4096 this suite decodes"),
+    Row("image past Pillow's bomb warning", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/bomb_10k",
+         "--output", "{out}"], "is 100,000,000 pixels, more than the 4096x4096"),
+    Row("image past Pillow's bomb error", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/bomb_20k",
+         "--output", "{out}"], "is 400,000,000 pixels, more than the 4096x4096", sub=True),
+    Row("density image larger than 4096x4096", "train",
+        ["--model", "toy", "--dataset", "image:{bad}/bomb_5k/trainA/huge.png", "--output", "{out}"],
+        "is 5000x5000 pixels, more than the 4096x4096"),
     Row("unreadable image", "train",
         ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/images",
          "--output", "{out}"], "cannot read image"),
@@ -338,6 +369,30 @@ def _idx(array, magic_type=0x08):
     return header + array.astype(np.uint8).tobytes()
 
 
+def _write_bad_data(bad, labels, images):
+    """Data files whose headers declare implausible sizes, or labels out of range."""
+    def idx_folder(name, image_bytes, label_bytes=labels, gz=False):
+        (bad / name).mkdir()
+        image_name = "train-images-idx3-ubyte" + (".gz" if gz else "")
+        (bad / name / image_name).write_bytes(gzip.compress(image_bytes) if gz else image_bytes)
+        (bad / name / "train-labels-idx1-ubyte").write_bytes(label_bytes)
+
+    header = bytes([0, 0, 0x08, 3])
+    idx_folder("huge_idx", header + struct.pack(">3I", 100000, 100, 100) + images[16:])
+    idx_folder("overflow_idx", header + struct.pack(">3I", *[2**32 - 1] * 3) + images[16:])
+    idx_folder("padded_gz", images + images[16:16 + 2 * 784], gz=True)
+    idx_folder("zero_idx", _idx(np.zeros((0, 28, 28))), _idx(np.zeros(0)))
+    idx_folder("label_12", images, _idx(np.arange(10) + 3))
+    (bad / "cifar_huge").mkdir()
+    member = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+    member.size = 200 * 2**20  # declared in the tar header; the file holds 1 kB
+    (bad / "cifar_huge" / "cifar-10-python.tar.gz").write_bytes(member.tobuf() + b"x" * 1024)
+    for name, side in (("bomb_5k", 5000), ("bomb_10k", 10000), ("bomb_20k", 20000)):
+        for domain in ("trainA", "trainB"):
+            (bad / name / domain).mkdir(parents=True)
+            (bad / name / domain / "huge.png").write_bytes(png_header(side, side))
+
+
 def _write_bad_files(bad):
     """Every broken file and folder the rows point at."""
     (bad / "unknown.yaml").write_text("learning_rate: 0.1\n")
@@ -367,6 +422,7 @@ def _write_bad_files(bad):
             (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(images)[:3000])
         else:
             (folder / "train-images-idx3-ubyte").write_bytes(image_bytes)
+    _write_bad_data(bad, labels, images)
     from PIL import Image
 
     for domain in ("trainA", "trainB"):

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_tool
+from image_bombs import png_header
 from paddle_gan import checkpoint as ck
 from paddle_gan.config import make_config
 from paddle_gan.data.unpaired import UnpairedBatches, UnpairedData, load_mnist_style
@@ -288,6 +289,15 @@ def test_translate_writes_one_output_per_input(folder_run, tmp_path):
         translate_files(cfg.output, str(root / "nothing"), "AtoB", str(out))
     picture = sample_rows(cfg.output, count=4, warn=lambda text: None)  # plot_samples' hook
     assert picture.shape[:2] == (1 * 18 + 2, 6 * 18 + 2)  # testB has one image: one row
+
+
+def test_translate_refuses_an_image_too_large_to_decode(folder_run, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(6000, 3000))
+    cfg, _, _ = folder_run
+    with pytest.raises(UserError, match="is 6000x3000 pixels, more than the 4096x4096"):
+        translate_files(cfg.output, str(bomb), "AtoB", str(tmp_path / "out"),
+                        say=lambda text: None)
 
 
 def test_eval_tool_scores_a_folder_run_by_cycle_l1(folder_run):

@@ -81,7 +81,7 @@ def dataset_names() -> list[str]:
 
 def load_dataset(cfg: Any, split: str = "train") -> ArrayData:
     """Load `cfg.dataset` ("name" or "name:argument") with its provenance filled in (loader,
-    content hash of the arrays as loaded); UserError for an unknown name."""
+    content hash of the arrays as loaded); UserError for an unknown name or an empty split."""
     from paddle_gan.data.provenance import content_sha256
 
     _import_all()
@@ -91,6 +91,8 @@ def load_dataset(cfg: Any, split: str = "train") -> ArrayData:
         raise UserError(f"dataset: unknown value {cfg.dataset!r}; "
                         f"choose from {', '.join(dataset_names())}")
     data = loader(cfg, split)
+    if not len(data):
+        raise UserError(f"dataset {cfg.dataset!r}: its {split} split holds no samples")
     data.loader = data.loader or cfg.dataset
     data.sha256 = content_sha256(data)  # once, before any resize
     return data

@@ -42,6 +42,8 @@ SPLIT_BATCHES = {
     "test": ["test_batch"],
 }
 IMAGE_SHAPE = (3, 32, 32)
+#: the largest pickled batch read (CIFAR-10's are 31 MB each); checked before unpickling
+MAX_BATCH_BYTES = 128 * 2**20
 
 
 def how_to_provide() -> str:
@@ -69,6 +71,14 @@ class SafeUnpickler(pickle.Unpickler):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
         return super().find_class(module, name)
+
+
+def check_batch_size(size: int, where: str) -> None:
+    """UserError when a batch file's size (from the tar header or the file system) is beyond
+    MAX_BATCH_BYTES: refused before it is read or unpickled."""
+    if size > MAX_BATCH_BYTES:
+        raise UserError(f"{where} is {size:,} bytes, more than the {MAX_BATCH_BYTES // 2**20} MiB "
+                        f"a CIFAR-10 batch may be here (they are 31 MB)")
 
 
 def read_batch(handle: BinaryIO, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +109,7 @@ def _read_archive(path: str, names: list[str]) -> list[tuple[np.ndarray, np.ndar
             for member in archive:
                 base = os.path.basename(member.name)
                 if member.isfile() and base in names and base not in found:
+                    check_batch_size(member.size, f"{path}:{member.name}")
                     handle = archive.extractfile(member)
                     found[base] = read_batch(handle, f"{path}:{member.name}")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
@@ -115,6 +126,7 @@ def _read_folder(folder: str, names: list[str]) -> list[tuple[np.ndarray, np.nda
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
             raise UserError(f"{folder} has no {name} (expected the extracted {FOLDER_NAME})")
+        check_batch_size(os.path.getsize(path), path)
         with open(path, "rb") as handle:
             out.append(read_batch(handle, path))
     return out

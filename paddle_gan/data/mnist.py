@@ -9,10 +9,11 @@ import contextlib
 import functools
 import gzip
 import io
+import math
 import os
 import struct
 import zlib
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
@@ -26,30 +27,51 @@ IDX_FILES = {
 PADDLE_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "paddle", "dataset", "mnist")
 SUBSET_HELD_OUT_PER_CLASS = 50
 _SUBSET_SPLIT_SEED = 20240521
+#: the largest idx file read (full MNIST's training images are 47 MB; as float32 in memory a
+#: file takes four times its size)
+MAX_IDX_BYTES = 256 * 2**20
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 def read_idx(path: str) -> np.ndarray:
-    """Parse an idx file (optionally gzip-compressed); UserError names a corrupt file."""
+    """Parse an idx file (optionally gzip-compressed); UserError names a corrupt file.
+
+    The header is checked before the data are read: a declared size that does not match the
+    file, or that exceeds MAX_IDX_BYTES, is refused, and a gzip file is never decompressed
+    beyond its declared size (plus one byte, to notice padding).
+    """
     try:
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as handle:
-            raw = handle.read()
+            shape, dtype, header = _idx_header(handle, path)
+            expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            if expected > MAX_IDX_BYTES:
+                raise UserError(f"{path}: its header declares shape {shape} ({expected:,} "
+                                f"bytes), more than the {MAX_IDX_BYTES // 2**20} MiB an idx file "
+                                f"may hold here (MNIST's largest is 47 MB)")
+            if opener is open and os.path.getsize(path) - header != expected:
+                raise UserError(f"{path} is truncated or padded: {os.path.getsize(path) - header} "
+                                f"data bytes, expected {expected} for shape {shape}")
+            raw = handle.read(expected + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+    if len(raw) != expected:
+        found = f"more than {expected}" if len(raw) > expected else str(len(raw))
+        raise UserError(f"{path} is truncated or padded: {found} data bytes, expected {expected} "
+                        f"for shape {shape}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _idx_header(handle: BinaryIO, path: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, header length) from the start of an idx file."""
+    magic = handle.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
         raise UserError(f"{path} is not an idx file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    ndim = magic[3]
+    dims = handle.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise UserError(f"{path} is truncated (incomplete header)")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise UserError(f"{path} is truncated or padded: {len(raw) - header} data bytes, "
-                        f"expected {expected} for shape {shape}")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return struct.unpack(f">{ndim}I", dims), np.dtype(_IDX_DTYPES[magic[2]]), 4 + 4 * ndim
 
 
 def _find(folder: str, stem: str) -> Optional[str]:
@@ -71,6 +93,8 @@ def load_idx_folder(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise UserError(f"{image_path} and {label_path} do not match: images {images.shape}, "
                         f"labels {labels.shape}")
+    if not len(images):
+        raise UserError(f"{image_path} holds no images")
     return images.astype(np.uint8), labels.astype(np.int64)
 
 

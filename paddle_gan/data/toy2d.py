@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, UnidentifiedImageError
 
+from paddle_gan.data.image_file import ImageTooLarge, open_image
 from paddle_gan.errors import UserError
 
 __all__ = [
@@ -199,13 +200,14 @@ def load_density_image(path: str) -> np.ndarray:
 
     Raises:
         DensityFileNotFoundError (FileNotFoundError): the file does not exist.
-        TargetError (ValueError): the file is not a readable image.
+        TargetError (ValueError): the file is not a readable image, or it declares more
+            pixels than `paddle_gan.data.image_file.MAX_IMAGE_PIXELS` (refused before decoding).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise DensityFileNotFoundError(f"density image not found: {path}")
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:  # refuses a decompression bomb before decoding
             im.load()
             if im.mode.startswith("I;16"):
                 return np.asarray(im, dtype=np.float64) / 65535.0
@@ -214,6 +216,8 @@ def load_density_image(path: str) -> np.ndarray:
                 peak = arr.max() if arr.size else 0.0
                 return np.clip(arr / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(arr)
             return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+    except ImageTooLarge as exc:
+        raise TargetError(str(exc)) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise TargetError(f"cannot read density image {path}: {_one_line(exc)}") from exc
 

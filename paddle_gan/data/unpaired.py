@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from paddle_gan.data import ArrayData, register_dataset
+from paddle_gan.data.image_file import ImageTooLarge, open_image
 from paddle_gan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -88,13 +89,16 @@ def image_files(folder: str) -> list[str]:
 
 def read_image(path: str, size: int, channels: int = 3) -> np.ndarray:
     """One image file -> float32 [channels, size, size] in [0, 1]: shorter side resized to
-    `size` (bicubic), centre-cropped. UserError names an unreadable file."""
+    `size` (bicubic), centre-cropped. UserError names an unreadable file or one larger than
+    `image_file.MAX_IMAGE_PIXELS`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:  # refuses a decompression bomb before decoding
             image.load()
             image = image.convert("RGB" if channels == 3 else "L")
+    except ImageTooLarge:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"cannot read image {path}: {reason}") from None

@@ -75,7 +75,8 @@ def _import_all() -> None:
 
 # ----------------------------------------------------------------------------- data for a model
 def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
-    """Load the data set and resize images to the size the model needs (or cfg.image_size)."""
+    """Load the data set and resize images to the size the model needs (or cfg.image_size);
+    UserError when --conditional meets a set without labels or with labels out of range."""
     data = load_dataset(cfg, split)
     if data.samples.ndim == 4:
         entry = get_model(cfg.model)
@@ -84,6 +85,11 @@ def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
         data.samples = resize_images(data.samples, size)
     if cfg.conditional and not data.num_classes:
         raise UserError(f"--conditional: data set {cfg.dataset!r} has no class labels")
+    if cfg.conditional and data.labels is not None and len(data.labels) and (
+            data.labels.min() < 0 or data.labels.max() >= data.num_classes):
+        raise UserError(f"--conditional: data set {cfg.dataset!r} ({split}) has labels "
+                        f"{int(data.labels.min())}..{int(data.labels.max())}, outside the "
+                        f"{data.num_classes} classes 0..{data.num_classes - 1}")
     return data
 
 
