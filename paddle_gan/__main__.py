@@ -45,6 +45,9 @@ def usage(folder: str = CLI_DIR) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Print the tool list (--help) or run a tool with the remaining arguments."""
+    from paddle_gan.interrupts import catch_interrupts
+
+    catch_interrupts()  # Ctrl-C while the tool imports: one line, exit 130
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage(), file=sys.stdout if argv else sys.stderr)

@@ -1,20 +1,22 @@
 """Shared command-line plumbing: flags generated from TrainConfig and one-line errors.
 
 Every tool's `main` runs inside `run_main`, which turns UserError / RunFailure / interrupts into
-one line on stderr and an exit code (2 bad input, 1 run failure, 130/143 interrupted); `--debug`
-shows the traceback instead.
+one line on stderr and an exit code (2 bad input, 1 run failure, 130/143 interrupted, also while
+Paddle is importing: `paddle_gan.interrupts`); `--debug` shows the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from dataclasses import MISSING, fields
 from typing import Callable, Optional, Sequence
 
 from paddle_gan.config import TrainConfig, _base_type
-from paddle_gan.errors import RunFailure, UserError
+from paddle_gan.errors import Interrupted, RunFailure, UserError
+from paddle_gan.interrupts import catch_interrupts
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -105,6 +107,7 @@ def run_main(main: Callable[[Optional[Sequence[str]]], int],
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get("PADDLE_GAN_DEBUG") == "1"
     prog = os.path.basename(sys.argv[0]) or "paddle_gan"
+    previous = catch_interrupts()  # Ctrl-C during an import (Paddle's): one line, exit 130
     try:
         code = main(argv)
     except (UserError, RunFailure) as exc:
@@ -112,19 +115,18 @@ def run_main(main: Callable[[Optional[Sequence[str]]], int],
             traceback.print_exc()
         print(f"{prog}: error: {exc}", file=sys.stderr)
         code = exc.exit_code
+    except Interrupted as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        code = exc.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         code = 130
     except Exception as exc:  # pragma: no cover - last resort, still one line
-        from paddle_gan.train.gan import Interrupted
-
-        if isinstance(exc, Interrupted):
-            print(f"{prog}: {exc}", file=sys.stderr)
-            code = exc.exit_code
-        elif debug:
+        if debug:
             raise
-        else:
-            print(f"{prog}: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
-                  f"traceback)", file=sys.stderr)
-            code = 1
+        print(f"{prog}: unexpected {type(exc).__name__}: {exc} (run with --debug for the "
+              f"traceback)", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
     sys.exit(code)

@@ -11,7 +11,10 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Optional, Sequence
 
 # Intel MKL's fast path on AMD CPUs; must be set before Paddle loads (see paddle_gan/runtime.py).
@@ -27,6 +30,20 @@ BATCH = 256
 
 class GenerateError(Exception):
     """A problem the user can fix (missing folder, bad flag value): one line, exit 2."""
+
+
+def _on_sigint(signum: int, frame: Optional[FrameType]) -> None:
+    """Ctrl-C: inside an import (Paddle's), where a KeyboardInterrupt would become Paddle's
+    multi-line ImportError, end at once with one line; elsewhere raise KeyboardInterrupt (`cli`
+    reports it). The same rule as paddle_gan/interrupts.py, which this standalone file cannot
+    import."""
+    while frame is not None and not frame.f_code.co_filename.startswith("<frozen importlib"):
+        frame = frame.f_back
+    if frame is None:
+        raise KeyboardInterrupt
+    sys.stdout.flush()
+    os.write(2, b"generate.py: interrupted\n")
+    os._exit(130)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -195,12 +212,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> int:
-    """main() with GenerateError reported as one line on stderr, exit 2."""
+    """main() with GenerateError reported as one line on stderr (exit 2) and Ctrl-C as one line
+    (exit 130, also while Paddle is importing)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler and \
+            threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         return main(argv)
     except GenerateError as exc:
         print(f"generate.py: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("generate.py: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

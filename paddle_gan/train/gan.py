@@ -23,7 +23,7 @@ from paddle_gan.config import TrainConfig, to_dict
 from paddle_gan.data import ArrayData, EpochBatches
 from paddle_gan.data.provenance import provenance
 from paddle_gan.distributed import NullMonitor, ParallelContext
-from paddle_gan.errors import RunFailure
+from paddle_gan.errors import Interrupted, RunFailure
 from paddle_gan.evaluation.training import maybe_training_evaluator
 from paddle_gan.losses import LossSpec
 from paddle_gan.monitor import RunMonitor
@@ -41,15 +41,6 @@ INTERRUPT_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: what a non-finite loss or weight usually means (the tutorial hit log(0) at the start)
 NAN_HINT = ("Hint: lower --lr-d/--lr-g, or add --clip-grad; a saturated sigmoid fed to log() gives "
             "inf (the with-logits losses avoid it)")
-
-
-class Interrupted(Exception):
-    """Raised after an interrupt saved a checkpoint; carries the exit code and the path."""
-
-    def __init__(self, exit_code: int, path: str) -> None:
-        super().__init__(f"interrupted: saved {path}")
-        self.exit_code = exit_code
-        self.path = path
 
 
 @dataclass

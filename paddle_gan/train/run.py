@@ -153,7 +153,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     """Train as configured; returns the final checkpoint's path.
 
     Raises UserError for bad input, RunFailure for a run that had to stop, and
-    paddle_gan.train.gan.Interrupted after an interrupt saved a checkpoint.
+    paddle_gan.errors.Interrupted after an interrupt saved a checkpoint.
     """
     # data parallel: under paddle.distributed.launch every process runs this; the
     # cores are shared out between them and only rank 0 prints and writes
