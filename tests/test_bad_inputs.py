@@ -355,6 +355,23 @@ ROWS = [
                                               "--out", "{out}.png"], "--num: must be in 1..4096"),
     Row("generate output folder missing", "generate",
         ["--model", "{bad}/empty", "--out", "{bad}/no_such_dir/grid.png"], "does not exist"),
+    Row("generate negative seed", "generate",
+        ["--model", "{bad}/empty", "--seed", "-1", "--out", "{out}.png"],
+        "--seed: must be in 0..2**32-1, got -1"),
+    Row("generate output is a folder", "generate",
+        ["--model", "{bad}/empty", "--out", "{bad}/folder.png"], "folder.png is a folder, not a file"),
+    Row("generate output in a read-only place", "generate",
+        ["--model", "{bad}/empty", "--out", "/proc/sys/grid.png"],
+        "folder /proc/sys is not writable"),
+    Row("generate npy output is a folder", "generate",
+        ["--model", "{bad}/empty", "--out", "{out}.png", "--npy", "{bad}/folder.npy"],
+        "--npy {bad}/folder.npy is a folder, not a file"),
+    Row("generate zero threads", "generate",
+        ["--model", "{bad}/empty", "--threads", "0", "--out", "{out}.png"],
+        "--threads: must be at least 1, got 0"),
+    Row("export into a folder of other files", "export",
+        ["--checkpoint", "{run}", "--out", "{bad}/images"],
+        "holds other files and no earlier export (generator_info.json)"),
     Row("soak zero steps", "soak", ["--steps", "0", "--out", "{out}"],
         "--steps: must be at least 1, got 0"),
     Row("soak warm-up longer than the run", "soak",
@@ -409,6 +426,8 @@ def _write_bad_files(bad):
     (bad / "layout_folder" / "train_log.jsonl").mkdir(parents=True)
     (bad / "huge.yaml").write_text("# padding\n" * 10_000 + "width: 8\n")
     (bad / "empty").mkdir()
+    (bad / "folder.png").mkdir()
+    (bad / "folder.npy").mkdir()
     (bad / "a_file").write_text("not a folder\n")
     labels = _idx(np.zeros(10, np.uint8))
     images = _idx(np.random.default_rng(0).integers(0, 256, (10, 28, 28)))

@@ -1,5 +1,6 @@
 """A tool's start-up as a user sees it: Ctrl-C while Paddle is importing is one line and exit
-130 (real subprocesses, no PYTHONWARNINGS)."""
+130, and Paddle's import-time ccache warning is not shown (real subprocesses, no
+PYTHONWARNINGS)."""
 import json
 import os
 import subprocess
@@ -67,3 +68,11 @@ def test_ctrl_c_while_paddle_imports_is_one_line_and_exit_130(tmp_path):
         assert stderr_lines(proc) == [f"{tool}.py: interrupted"], proc.stderr
     assert sorted(os.listdir(tmp_path)) == ["export", "hook"]  # nothing written
 
+
+def test_paddle_import_warnings_are_not_shown(tmp_path):
+    model = fake_export(tmp_path / "export")
+    proc = subprocess.run([sys.executable, "tools/generate.py", "--model", model, "--out",
+                           str(tmp_path / "grid.png")], cwd=ROOT, env=clean_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "ccache" not in proc.stderr, proc.stderr
+    assert len(stderr_lines(proc)) == 1 and "Paddle Inference failed" in proc.stderr

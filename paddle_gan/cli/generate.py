@@ -11,14 +11,20 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import sys
+import tempfile
 import threading
+import warnings
 from types import FrameType
 from typing import Optional, Sequence
 
 # Intel MKL's fast path on AMD CPUs; must be set before Paddle loads (see paddle_gan/runtime.py).
 os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
+# Paddle's C++-extension helper warns at import that ccache is missing; nothing is compiled here
+# (paddle_gan/runtime.py filters the same message for the other tools)
+warnings.filterwarnings("ignore", message=re.escape("No ccache found"))
 
 import numpy as np  # noqa: E402
 
@@ -168,6 +174,57 @@ def save_points(points: np.ndarray, labels: Optional[np.ndarray], path: str) -> 
     plt.close(fig)
 
 
+def check_output(path: str, flag: str, suffix: str) -> None:
+    """GenerateError unless `path` names a `suffix` file that can be written (creates nothing)."""
+    if not path.lower().endswith(suffix):
+        raise GenerateError(f"{flag} {path}: give a {suffix} file name")
+    if os.path.isdir(path):
+        raise GenerateError(f"{flag} {path} is a folder, not a file")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise GenerateError(f"{flag} {path}: folder {folder} does not exist")
+    try:  # a file created and removed at once: the only test a read-only mount cannot fool
+        fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    except OSError as exc:
+        raise GenerateError(f"{flag} {path}: folder {folder} is not writable "
+                            f"({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def write_atomically(path: str, write) -> None:
+    """Call write(temporary path) beside `path`, then move the file into place: a failed write
+    leaves the previous file, and no partial one."""
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix,
+                               dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_samples(info: dict, samples: np.ndarray, labels: Optional[np.ndarray], out: str,
+                  npy: Optional[str]) -> np.ndarray:
+    """The picture (image grid or scatter plot) to `out` and the samples to `npy`, each
+    written atomically; returns the saved samples (images mapped to [0, 1])."""
+    if info.get("sample_kind") == "points":
+        write_atomically(out, lambda path: save_points(samples, labels, path))
+        kept = samples
+    else:
+        kept = np.clip(to_unit_range(samples, info["output_range"]), 0.0, 1.0)
+        from PIL import Image
+
+        write_atomically(out, lambda path: Image.fromarray(image_grid(kept)).save(path))
+    if npy:
+        write_atomically(npy, lambda path: np.save(path, kept.astype(np.float32)))
+    return kept
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = OneLineParser(prog="generate.py", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, metavar="DIR", help="folder from tools/export.py")
@@ -183,11 +240,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.num <= MAX_NUM:
         raise GenerateError(f"--num: must be in 1..{MAX_NUM}, got {args.num}")
-    if not args.out.lower().endswith(".png"):
-        raise GenerateError(f"--out {args.out}: give a .png file name")
-    out_folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(out_folder):
-        raise GenerateError(f"--out {args.out}: folder {out_folder} does not exist")
+    if not 0 <= args.seed < 2 ** 32:
+        raise GenerateError(f"--seed: must be in 0..2**32-1, got {args.seed}")
+    if args.threads is not None and args.threads < 1:
+        raise GenerateError(f"--threads: must be at least 1, got {args.threads}")
+    check_output(args.out, "--out", ".png")
+    if args.npy:
+        check_output(args.npy, "--npy", ".npy")
     info = load_info(args.model)
     z, cond, labels = make_inputs(info, args.num, args.seed, args.class_index)
     try:
@@ -196,16 +255,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"generate.py: error: Paddle Inference failed: {first}", file=sys.stderr)
         return 1
-    if info.get("sample_kind") == "points":
-        save_points(samples, labels, args.out)
-        kept = samples
-    else:
-        kept = np.clip(to_unit_range(samples, info["output_range"]), 0.0, 1.0)
-        from PIL import Image
-
-        Image.fromarray(image_grid(kept)).save(args.out)
-    if args.npy:
-        np.save(args.npy, kept.astype(np.float32))
+    try:
+        kept = write_samples(info, samples, labels, args.out, args.npy)
+    except OSError as exc:  # e.g. disk full: the previous files stay (write_atomically)
+        print(f"generate.py: error: cannot write {args.out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     classes = f", class {args.class_index}" if args.class_index is not None else ""
     print(f"wrote {args.out}: {args.num} samples (seed {args.seed}{classes})")
     return 0
