@@ -152,3 +152,19 @@ def test_a_failed_export_leaves_no_folder_and_keeps_an_earlier_export(tiny_run, 
     with pytest.raises(UserError, match="No space left on device"):
         export.export_generator(tiny_run, str(earlier), say=lambda text: None)
     assert digest(earlier) == before and os.listdir(tmp_path) == ["earlier"]
+
+
+def test_generate_keeps_the_previous_picture_when_a_write_fails(tmp_path):
+    from inprocess_tools import load_tool
+
+    write_atomically = load_tool("generate").write_atomically
+    path = str(tmp_path / "grid.png")
+    write_atomically(path, lambda tmp: open(tmp, "wb").write(b"old grid"))
+
+    def fails(tmp):
+        open(tmp, "wb").write(b"half a grid")
+        disk_full()
+
+    with pytest.raises(OSError):
+        write_atomically(path, fails)
+    assert digest(tmp_path) == {"grid.png": hashlib.sha256(b"old grid").hexdigest()}
