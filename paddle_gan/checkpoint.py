@@ -186,6 +186,8 @@ def _dtype_name(tensor: paddle.Tensor) -> str:
 
 
 def _check_array(path: str, name: str, value: np.ndarray, shape: list[int], dtype: str) -> None:
+    """CorruptCheckpoint unless the stored array `name` has the model's shape and dtype and
+    holds finite values."""
     if list(value.shape) != list(shape):
         raise CorruptCheckpoint(f"{path}: {name} has shape {list(value.shape)}, this model has "
                                 f"{list(shape)}")

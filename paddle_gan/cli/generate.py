@@ -175,7 +175,8 @@ def save_points(points: np.ndarray, labels: Optional[np.ndarray], path: str) -> 
 
 
 def check_output(path: str, flag: str, suffix: str) -> None:
-    """GenerateError unless `path` names a `suffix` file that can be written (creates nothing)."""
+    """GenerateError unless `path` names a `suffix` file that can be written (a probe file is
+    created in its folder and removed at once)."""
     if not path.lower().endswith(suffix):
         raise GenerateError(f"{flag} {path}: give a {suffix} file name")
     if os.path.isdir(path):

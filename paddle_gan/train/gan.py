@@ -191,20 +191,25 @@ class GanTrainer:
                                   protect=(self.resumed_from, path))
         return path
 
-    def check_checkpoint(self, checkpoint: ckpt_io.Checkpoint) -> None:
-        """CorruptCheckpoint unless `checkpoint` restores into this trainer: a position (epoch,
-        batch) and arrays that fit every network and optimizer (`ckpt_io.check_fits`).
-        Changes nothing."""
+    @staticmethod
+    def _check_position(checkpoint: ckpt_io.Checkpoint) -> None:
+        """CorruptCheckpoint unless the metadata holds the position (epoch, batch)."""
         missing = [key for key in ("epoch", "batch") if key not in checkpoint.meta]
         if missing:
             raise ckpt_io.CorruptCheckpoint(f"{checkpoint.path}: metadata has no "
                                             f"{', '.join(missing)}")
+
+    def check_checkpoint(self, checkpoint: ckpt_io.Checkpoint) -> None:
+        """CorruptCheckpoint unless `checkpoint` restores into this trainer: a position (epoch,
+        batch) and arrays that fit every network and optimizer (`ckpt_io.check_fits`).
+        Changes nothing."""
+        self._check_position(checkpoint)
         ckpt_io.check_fits(checkpoint, self.modules(), self.optimizers())
 
     def load(self, checkpoint: ckpt_io.Checkpoint) -> None:
         """Restore networks, optimizers and position from a checkpoint; everything is checked
-        before anything changes (CorruptCheckpoint otherwise)."""
-        self.check_checkpoint(checkpoint)
+        before anything changes (CorruptCheckpoint otherwise; `restore` checks the arrays)."""
+        self._check_position(checkpoint)
         ckpt_io.restore(checkpoint, self.modules(), self.optimizers())
         meta = checkpoint.meta
         self.position = Position(int(meta["step"]), int(meta["epoch"]), int(meta["batch"]),
