@@ -61,6 +61,31 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                         help="YAML file of config keys (flags override it)")
 
 
+def seed_value(text: str) -> int:
+    """argparse type of a --seed flag: an integer in 0..2**32-1 (NumPy's and Paddle's range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be in 0..2**32-1, got {value}")
+    return value
+
+
+def threads_value(text: str) -> int:
+    """argparse type of a --threads flag: an integer from 1 to this machine's usable cores."""
+    from paddle_gan.runtime import usable_cores
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 1 <= value <= usable_cores():
+        raise argparse.ArgumentTypeError(f"must be in 1..{usable_cores()} (the usable cores), "
+                                         f"got {value}")
+    return value
+
+
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 

@@ -11,7 +11,8 @@ import os
 from typing import Optional, Sequence
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
-from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_file
+from paddle_gan.cli import (OneLineParser, add_debug_flag, check_output_file, seed_value,
+                            threads_value)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -26,10 +27,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--inception-weights", default=None, metavar="PATH",
                         help="local InceptionV3 state dict (.pdparams or .npz) for Inception FID/IS")
     parser.add_argument("--batch-size", type=int, default=500, help="images per pass (500)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation latents (0)")
+    parser.add_argument("--seed", type=seed_value, default=0,
+                        help="seed of the evaluation latents (0)")
     parser.add_argument("--kid-subsets", type=int, default=100,
                         help="KID's random subsets (100; fewer is faster but noisier)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (all cores)")
+    parser.add_argument("--threads", type=threads_value, default=None,
+                        help="CPU threads (all cores)")
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow a .pdparams --inception-weights file to be unpickled "
                              "(pickle can run code: only for files you trust)")

@@ -10,7 +10,7 @@ import os
 from typing import Optional, Sequence
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
-from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_file
+from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_file, seed_value
 from paddle_gan.errors import UserError
 
 
@@ -31,7 +31,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="a run folder (its newest checkpoint) or a checkpoint .npz")
     parser.add_argument("--out", required=True, metavar="FILE.png", help="picture to write")
     parser.add_argument("--n", type=int, default=8, help="grid size n (n x n; default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed (0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="latent seed (0)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--interpolate", action="store_true", help="latent interpolation rows")
     mode.add_argument("--curves", action="store_true", help="loss curves from the VisualDL log")

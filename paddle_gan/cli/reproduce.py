@@ -12,7 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
-from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_dir
+from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_dir, threads_value
 from paddle_gan.errors import UserError
 
 
@@ -32,7 +32,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="where the results files go (docs/results)")
     parser.add_argument("--work", default="work/runs/reproduce", metavar="DIR",
                         help="run folders (reused when finished)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (all cores)")
+    parser.add_argument("--threads", type=threads_value, default=None,
+                        help="CPU threads (all cores)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
-from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_dir
+from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_dir, threads_value
 from paddle_gan.errors import RunFailure, UserError
 
 
@@ -29,7 +29,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="steps before the baseline measurement (10%% of --steps, >= 200)")
     parser.add_argument("--max-growth", type=float, default=5.0,
                         help="allowed RSS growth after warm-up in percent (5)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (all cores)")
+    parser.add_argument("--threads", type=threads_value, default=None,
+                        help="CPU threads (all cores)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     for name in ("steps", "batch_size", "sample_every"):

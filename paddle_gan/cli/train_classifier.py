@@ -11,7 +11,8 @@ import sys
 from typing import Optional, Sequence
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
-from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_file
+from paddle_gan.cli import (OneLineParser, add_debug_flag, check_output_file, seed_value,
+                            threads_value)
 from paddle_gan.errors import UserError
 
 
@@ -24,8 +25,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (2e-3)")
     parser.add_argument("--shift", type=int, default=2, help="random shift in pixels (2)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (all cores)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (0)")
+    parser.add_argument("--threads", type=threads_value, default=None,
+                        help="CPU threads (all cores)")
     parser.add_argument("--out", default=WEIGHTS_PATH, help=f"weights file ({WEIGHTS_PATH})")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
