@@ -113,6 +113,19 @@ def flatten_batch(x: paddle.Tensor) -> paddle.Tensor:
     return paddle.reshape(x, [x.shape[0], -1])
 
 
+def append_condition_maps(x: paddle.Tensor, cond: paddle.Tensor) -> paddle.Tensor:
+    """Feature maps x [N, C, H, W] and a one-hot condition [N, K] -> [N, C + K, H, W].
+
+    The condition becomes K constant maps, so a convolution sees the class at every position
+    (how the conditional GAN conditions convolutional networks).
+    """
+    n, _, height, width = x.shape
+    classes = cond.shape[1]
+    maps = paddle.expand(paddle.reshape(cond, [n, classes, 1, 1]),
+                         [n, classes, height, width])  # [N, K, H, W]
+    return paddle.concat([x, maps], axis=1)  # [N, C + K, H, W]
+
+
 def one_hot(labels: paddle.Tensor, num_classes: int) -> paddle.Tensor:
     """Integer labels [N] -> float32 one-hot [N, num_classes]."""
     return F.one_hot(labels.astype("int64"), num_classes).astype("float32")

@@ -104,7 +104,7 @@ class TrainConfig:
                                   "checkpoints/best.npz")
     # 2-D toy GANs
     depth: int = _opt(3, "hidden layers of the toy model's MLPs (each --width units)")
-    g_norm: str = _opt("none", "norm after each hidden layer of the toy generator",
+    g_norm: str = _opt("none", "norm after each hidden layer of the MLP and toy generators",
                        ("batch", "none"))
     num_points: int = _opt(100_000, "2-D data sets: points drawn once (run seed) as the pool")
     frame_every: int = _opt(500, "2-D runs: draw a training frame every N steps (0 = epoch ends)")
@@ -164,7 +164,7 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
                      "activation", "d_norm", "d_head", "image_size",
                      "classes",  # classes: model zoo
                      "n_blocks", "d_layers",  # CycleGAN
-                     "depth", "g_norm",  # 2-D toy GANs
+                     "depth", "g_norm",  # 2-D toy GANs; g_norm: MLP too
                      "g_ema")  # the averaged generator is a network of the checkpoint
 
 

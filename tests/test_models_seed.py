@@ -62,5 +62,22 @@ def test_registry_builds_the_seed_pair_and_rejects_other_sizes():
     assert get_model("seed").image_size(28) == 32
     with pytest.raises(ValueError, match="32x32"):
         build_models(Cfg, DataSpec((1, 28, 28)))
-    with pytest.raises(ValueError, match="conditional"):
-        build_models(Cfg, DataSpec((1, 32, 32), num_classes=10))
+
+
+def test_conditional_pair_sees_the_class_in_both_networks():
+    class Cfg:
+        model, width, activation, d_norm, latent_dim = "seed", 4, "leaky_relu", "none", 100
+
+    paddle.seed(1)
+    g, d = build_models(Cfg, DataSpec((1, 32, 32), num_classes=10))
+    assert list(g.net[0].conv.weight.shape) == [4, 1 + 10, 5, 5]  # noise map + 10 class maps
+    assert list(d.net[0].conv.weight.shape) == [2, 1 + 10, 5, 5]  # image + 10 class maps
+    g.eval()
+    z = paddle.randn([1, 100]).tile([2, 1])
+    cond = paddle.nn.functional.one_hot(paddle.to_tensor([3, 7]), 10)
+    images = g(z, cond)
+    assert images.shape == [2, 1, 32, 32]
+    assert np.abs(images.numpy()[0] - images.numpy()[1]).max() > 1e-6
+    same = paddle.to_tensor(np.repeat(images.numpy()[:1], 2, axis=0))
+    scores = d(same, cond).numpy()
+    assert abs(scores[0] - scores[1]) > 1e-7

@@ -108,6 +108,14 @@ def test_mlp_layer_sizes_match_the_seed():
     assert get_model("mlp").image_size(32) == 28
 
 
+@pytest.mark.parametrize("norm", ("none", "batch"))
+def test_mlp_generator_norm_follows_g_norm(norm):
+    G, _ = build_models(_cfg(model="mlp", g_norm=norm), DataSpec((1, 28, 28), 0))
+    norms = [m for m in G.sublayers() if isinstance(m, nn.BatchNorm1D)]
+    # width 4: hidden layers of 4, 8 and 16 units, each followed by batch norm when asked
+    assert [m.weight.shape[0] for m in norms] == ([4, 8, 16] if norm == "batch" else [])
+
+
 def test_conditioning_changes_the_output():
     for model in MODELS:
         paddle.seed(1)

@@ -23,7 +23,8 @@ from typing import Any, Optional
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import ConvBN, UpConvBN, flatten_batch, make_activation, make_norm2d
+from paddle_gan.blocks import (ConvBN, UpConvBN, append_condition_maps, flatten_batch,
+                               make_activation, make_norm2d)
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 BASE_SIZE = 4  # side of the generator's first feature map; D stops at this side or below
@@ -135,10 +136,7 @@ class DCGANDiscriminator(nn.Layer):
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
         if cond is not None:
-            n, _, h, w = x.shape
-            maps = paddle.expand(paddle.reshape(cond, [n, self.num_classes, 1, 1]),
-                                 [n, self.num_classes, h, w])  # [N, K, H, W]
-            x = paddle.concat([x, maps], axis=1)  # [N, C + K, H, W]
+            x = append_condition_maps(x, cond)  # [N, C + K, H, W]
         x = self.features(x)  # [N, width * 2^(stages-1), 3, 3] (28) or [..., 4, 4] (32)
         return self.head(flatten_batch(x))[:, 0]  # [N]
 

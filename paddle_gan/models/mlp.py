@@ -2,7 +2,8 @@
 
 Generator `z(100) -> 128 -> 256 -> 512 -> 784, tanh` and critic `784 -> 512 -> 256 -> 1`
 (linear output), LeakyReLU 0.2, at the default width 128: the hidden sizes are width, 2*width,
-4*width for G and 4*width, 2*width for D. The image shape comes from the data (28x28x1 by
+4*width for G and 4*width, 2*width for D. `g_norm: batch` puts batch norm after G's hidden
+layers (as many public MLP GANs do); D never has a norm. The image shape comes from the data (28x28x1 by
 default, since `image_size` asks for 28). No normalisation anywhere, so the same critic serves
 the weight-clipped WGAN and the gradient penalty. A one-hot condition, when given, is
 concatenated to z and to D's flattened input (a conditional GAN, Mirza & Osindero 2014).
@@ -30,17 +31,18 @@ class MLPGenerator(nn.Layer):
         latent_dim: length of z (the seed's 100).
         num_classes: length of the one-hot condition (0 = unconditional).
         act: hidden activation (LeakyReLU 0.2 by default).
+        norm: norm after each hidden layer ("none", the seed's; or "batch").
     """
 
     output_range = (-1.0, 1.0)
 
     def __init__(self, shape: tuple[int, int, int], width: int = 128, latent_dim: int = 100,
-                 num_classes: int = 0, act: str = "leaky_relu") -> None:
+                 num_classes: int = 0, act: str = "leaky_relu", norm: str = "none") -> None:
         super().__init__()
         self.shape = tuple(shape)
         self.latent_dim = latent_dim
         sizes = [latent_dim + num_classes, width, 2 * width, 4 * width, int(np.prod(shape))]
-        self.net = nn.Sequential(mlp_stack(sizes, act), nn.Tanh())
+        self.net = nn.Sequential(mlp_stack(sizes, act, norm), nn.Tanh())
 
     def forward(self, z: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
         if cond is not None:
@@ -76,7 +78,7 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
     if len(spec.shape) != 3:
         raise ValueError(f"the MLP model makes images [C, H, W], the data are {spec.shape}")
     generator = MLPGenerator(spec.shape, cfg.width, cfg.latent_dim, spec.num_classes,
-                             cfg.activation)
+                             cfg.activation, cfg.g_norm)
     discriminator = MLPDiscriminator(spec.shape, cfg.width, spec.num_classes, "leaky_relu")
     return generator, discriminator
 
