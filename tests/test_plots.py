@@ -156,3 +156,33 @@ def test_tool_errors(tiny_run, tmp_path, plot_tool):
     for args, message in cases:
         with pytest.raises(UserError, match=message):
             plot_tool.main(args)
+
+
+class _FakeTrainer:
+    """sample_fixed(n) -> images whose brightness is their fixed label (n cycles 0..K-1)."""
+
+    step = 0
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.monitor = type("M", (), {"image": staticmethod(lambda *a: None)})()
+
+    def sample_fixed(self, n: int) -> np.ndarray:
+        labels = np.arange(n) % self.num_classes
+        return np.broadcast_to((labels / 10.0)[:, None, None, None], (n, 1, 4, 4)).copy()
+
+
+def test_conditional_snapshot_grid_has_one_column_per_class(tmp_path):
+    from PIL import Image
+
+    from paddle_gan.train.snapshots import ImageSnapshots, make_snapshot_writer
+
+    writer = make_snapshot_writer(str(tmp_path), 4, num_classes=10)
+    assert isinstance(writer, ImageSnapshots) and (writer.columns, writer.count) == (10, 80)
+    path = writer(_FakeTrainer(10), "final")
+    grid = np.asarray(Image.open(path))[:, :, 0]  # 4-pixel tiles, padding 2
+    assert grid.shape == (8 * 6 + 2, 10 * 6 + 2)
+    for column in range(10):  # every tile of a column shows that column's class
+        tiles = [int(grid[2 + row * 6, 2 + column * 6]) for row in range(8)]
+        assert tiles == [int(column / 10.0 * 255 + 0.5)] * 8, (column, tiles)
+    assert make_snapshot_writer(str(tmp_path), 4).columns == 8  # unconditional: 8x8

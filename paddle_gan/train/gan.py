@@ -120,7 +120,7 @@ class GanTrainer:
         self.resumed_from: Optional[str] = None  # never pruned
         self.writes_files = self.parallel.is_writer  # only rank 0 of a data-parallel run writes
         self.monitor = monitor if self.writes_files else NullMonitor()
-        self._snapshot = make_snapshot_writer(run_dir, data.samples.ndim)
+        self._snapshot = make_snapshot_writer(run_dir, data.samples.ndim, self.num_classes)
         self._interrupt: Optional[int] = None
         self._last_g: dict[str, paddle.Tensor] = {}
         # callables(trainer) run after every step: data-parallel buffer sync first, then (rank 0)
