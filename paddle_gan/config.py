@@ -335,6 +335,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
 
 
 #: upper bounds of the sizes (a typo like --batch-size 6400000 fails here, not in Paddle)
+#: seeds are in 0..SEED_LIMIT-1 (NumPy's and Paddle's range)
+SEED_LIMIT = 2 ** 32
 SIZE_LIMITS = {"batch_size": 8192, "width": 1024, "latent_dim": 4096, "epochs": 10 ** 7,
                "max_steps": 10 ** 9, "image_size": 1024, "num_points": 10 ** 8,
                "k": 10 ** 4, "depth": 64, "pool_size": 10 ** 5}
@@ -369,7 +371,7 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value > limit:
             raise UserError(f"{name}: at most {limit:,} ({SIZE_REASON}), got {value:,}")
-    if not 0 <= cfg.seed < 2 ** 32:
+    if not 0 <= cfg.seed < SEED_LIMIT:
         raise UserError(f"seed: must be in 0..2**32-1, got {cfg.seed}")
     if cfg.threads is not None:
         from paddle_gan.runtime import usable_cores

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import MISSING, fields
 from typing import Callable, Optional, Sequence
 
-from paddle_gan.config import TrainConfig, _base_type
+from paddle_gan.config import SEED_LIMIT, TrainConfig, _base_type
 from paddle_gan.errors import Interrupted, RunFailure, UserError
 from paddle_gan.interrupts import catch_interrupts
 
@@ -67,7 +67,7 @@ def seed_value(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value < 2 ** 32:
+    if not 0 <= value < SEED_LIMIT:
         raise argparse.ArgumentTypeError(f"must be in 0..2**32-1, got {value}")
     return value
 
