@@ -69,6 +69,9 @@ class TrainConfig:
                           ("joint", "separate"))
     d_head: str = _opt("linear", "transform of D's output before the loss (tanh: tutorial LSGAN)",
                        ("linear", "tanh"))
+    g_input: str = _opt("dense", "seed generator: how z becomes its 1x10x10 map (dense: a linear "
+                        "layer first, so the map is not i.i.d. noise; reshape: the tutorial's)",
+                        ("dense", "reshape", "coords"))
     image_size: Optional[int] = _opt(None, "resize images to this size (default: model's choice)")
     # run
     seed: int = _opt(0, "random seed: same seed, same run")
@@ -161,7 +164,7 @@ _FALLBACKS = dict(beta1=0.5, beta2=0.999, weight_clip=0.01, gp_lambda=10.0, k_sc
 
 #: Keys that define the networks and objective: `--resume` refuses when any of them changed.
 ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent_dim",
-                     "activation", "d_norm", "d_head", "image_size",
+                     "activation", "d_norm", "d_head", "g_input", "image_size",
                      "classes",  # classes: model zoo
                      "n_blocks", "d_layers",  # CycleGAN
                      "depth", "g_norm",  # 2-D toy GANs; g_norm: MLP too
@@ -379,6 +382,9 @@ def validate(cfg: TrainConfig) -> None:
         if cfg.threads > usable_cores():
             raise UserError(f"threads: this machine has {usable_cores()} usable cores, got "
                             f"{cfg.threads}")
+    if cfg.g_input != "dense" and cfg.model != "seed":
+        raise UserError(f"g_input: only the seed model has it (its generator's input), "
+                        f"got {cfg.g_input} with model {cfg.model}")
     if cfg.d_head == "tanh":
         from paddle_gan.losses import LOSSES, probability_score
 
@@ -444,13 +450,18 @@ def to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+#: Settings added after runs were already stored, with the value that a stored config without
+#: them meant (such runs were trained that way); a new run gets the dataclass default.
+STORED_BEFORE_ADDED = {"g_input": "reshape"}
+
+
 def from_dict(data: dict[str, Any]) -> TrainConfig:
     """Rebuild a stored config; keys this version does not know are an error."""
     known = config_fields()
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise UserError(f"stored config has unknown keys: {', '.join(unknown)}")
-    return TrainConfig(**data)
+    return TrainConfig(**{**STORED_BEFORE_ADDED, **data})
 
 
 def save_json(cfg: TrainConfig, path: str) -> None:

@@ -93,3 +93,19 @@ def test_shipped_configs_load():
     for loss in LOSS_DEFAULTS:  # each loss's tutorial preset
         assert os.path.exists(os.path.join(root, "paddle_gan", "configs", "tutorial",
                                            f"{loss}.yaml"))
+
+
+def test_g_input_belongs_to_the_seed_model_and_defaults_to_dense():
+    assert make_config({"loss": "gan"}).g_input == "dense"
+    assert make_config({"loss": "gan", "g_input": "reshape"}).g_input == "reshape"
+    with pytest.raises(UserError, match="g_input: only the seed model"):
+        make_config({"model": "dcgan", "g_input": "reshape"})
+
+
+def test_a_stored_config_without_g_input_was_trained_with_the_reshape_input():
+    from paddle_gan.config import from_dict, to_dict
+
+    stored = to_dict(make_config({"loss": "gan"}))
+    assert from_dict(stored).g_input == "dense"
+    del stored["g_input"]  # a run stored before the setting existed
+    assert from_dict(stored).g_input == "reshape"

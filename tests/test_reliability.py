@@ -337,7 +337,9 @@ def test_trusted_tutorial_and_run_weights_initialise_g_and_d(tmp_path):
     tutorial = TutorialGenerator(4)
     path = str(tmp_path / "tutorial_generator.pdparams")
     paddle.save(tutorial.state_dict(), path)
-    g, d = PixelShuffleGenerator(4), StridedDiscriminator(4)
+    with pytest.raises(UserError, match="--g-input reshape"):  # the default adds an input layer
+        init_from(path, {"G": PixelShuffleGenerator(4)}, trust=True)
+    g, d = PixelShuffleGenerator(4, z_input="reshape"), StridedDiscriminator(4)
     assert init_from(path, {"G": g, "D": d}, trust=True, say=lambda m: None) == ["G"]
     for a, b in zip(tutorial.state_dict().values(), g.state_dict().values()):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -17,6 +17,7 @@ import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.config import TrainConfig, make_config
+from paddle_gan.errors import UserError
 
 ALL_LOSSES = ("gan", "minimax", "lsgan", "wgan", "wgangp")
 EVAL_FILE = "eval.json"
@@ -72,10 +73,31 @@ def _final_step(run_dir: str) -> Optional[int]:
     return int(os.path.basename(found[-1])[len("step_"):-len(".npz")]) if found else None
 
 
+def check_reusable(cfg: TrainConfig) -> None:
+    """Refuse a run folder whose stored config trains differently from `cfg` (a finished run
+    would otherwise be reused as if it were this entry's)."""
+    from paddle_gan.config import ARCHITECTURE_KEYS, STEP_KEYS, from_dict
+    from paddle_gan.train.run import CONFIG_FILE
+
+    path = os.path.join(cfg.output, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        stored = from_dict(json.load(handle))
+    changed = [k for k in ARCHITECTURE_KEYS + STEP_KEYS + ("max_steps",)
+               if getattr(stored, k) != getattr(cfg, k)]
+    if changed:
+        detail = ", ".join(f"{k} {getattr(stored, k)} -> {getattr(cfg, k)}" for k in changed)
+        raise UserError(f"{cfg.output}: holds a run with other settings ({detail}); delete it "
+                        f"or choose another --work folder")
+
+
 def train_run(cfg: TrainConfig, say: Callable[[str], None]) -> None:
-    """Train unless the run folder already reached cfg.max_steps; resumes a partial run."""
+    """Train unless the run folder already reached cfg.max_steps; resumes a partial run.
+    A folder holding a run of other settings is refused (UserError)."""
     from paddle_gan.train.run import run_training
 
+    check_reusable(cfg)
     done = _final_step(cfg.output)
     if done is not None and done >= cfg.max_steps:
         say(f"{cfg.output}: already trained ({done} steps)")

@@ -82,7 +82,8 @@ def assign_state(state: dict[str, np.ndarray], modules: dict[str, nn.Layer], sou
                                   for name, value in zip(own, values)})
             return key
     raise UserError(f"--init-from {source}: its {len(state)} tensors fit neither network of this "
-                    f"model ({', '.join(modules)}): another model, --width or --latent-dim?")
+                    f"model ({', '.join(modules)}): another model, --width or --latent-dim? "
+                    f"(the tutorial's own generator needs --g-input reshape)")
 
 
 def _sources(target: str) -> list[str]:
