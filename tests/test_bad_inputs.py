@@ -135,7 +135,7 @@ ROWS = [
         "d_head: tanh caps D's logits to (-1, 1)"),
     Row("seed model with another latent size", "train",
         [*TINY, "--latent-dim", "50", "--max-steps", "1", "--output", "{out}"],
-        "latent_dim: the seed generator reshapes z to a 1x10x10 map, so it needs 100, got 50"),
+        "latent_dim: the seed generator turns z into a 1x10x10 map, so it needs 100, got 50"),
     # --------------------------------------------------------------- tools/train.py: data
     Row("data dir missing", "train", ["--data-dir", "{bad}/no_such_dir", "--output", "{out}"],
         "no_such_dir: no such folder"),

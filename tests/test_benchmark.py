@@ -64,13 +64,14 @@ def test_seed_iteration_flops_match_the_hand_count(make_tiny_config):
     trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
     report = iteration_flops(trainer, *batch_tensors(trainer))
     w, n = 8, 4
+    lin = 2 * 100 * 100  # G: the linear input layer, z (100) -> the 10x10 map
     c1 = 2 * 10 * 10 * w * 1 * 25  # G: 1 -> w, 5x5 same, 10x10
-    g_fwd = c1 + 2 * 8 * 8 * 16 * w * w * 9 + 2 * 32 * 32 * w * w * 25 + 2 * 32 * 32 * w * 25
+    g_fwd = lin + c1 + 2 * 8 * 8 * 16 * w * w * 9 + 2 * 32 * 32 * w * w * 25 + 2 * 32 * 32 * w * 25
     d1 = 2 * 14 * 14 * (w // 2) * 25  # D: 1 -> w/2, 5x5 stride 2, 32 -> 14
     d_fwd = d1 + 2 * 5 * 5 * w * (w // 2) * 25 + 2 * w * w * 25 + 2 * w
     # D step: G forward (no grad); D on 2n: forward, weight grads, input grads but the first's
     # G step: G forward + weight grads + input grads but the first's; D on 2n: all three
-    expected = n * (g_fwd + g_fwd + g_fwd + g_fwd - c1) + 2 * n * (3 * d_fwd - d1 + 3 * d_fwd)
+    expected = n * (g_fwd + g_fwd + g_fwd + g_fwd - lin) + 2 * n * (3 * d_fwd - d1 + 3 * d_fwd)
     assert report.total == expected
     assert forward_flops(trainer.G.net[4], paddle.rand([1, w, 32, 32]),
                          paddle.rand([1, 1, 32, 32])) == 2 * 32 * 32 * w * 25
