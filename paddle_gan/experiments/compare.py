@@ -76,7 +76,7 @@ def _final_step(run_dir: str) -> Optional[int]:
 def check_reusable(cfg: TrainConfig) -> None:
     """Refuse a run folder whose stored config trains differently from `cfg` (a finished run
     would otherwise be reused as if it were this entry's)."""
-    from paddle_gan.config import ARCHITECTURE_KEYS, STEP_KEYS, from_dict
+    from paddle_gan.config import architecture_differences, from_dict, step_differences
     from paddle_gan.train.run import CONFIG_FILE
 
     path = os.path.join(cfg.output, CONFIG_FILE)
@@ -84,8 +84,9 @@ def check_reusable(cfg: TrainConfig) -> None:
         return
     with open(path, encoding="utf-8") as handle:
         stored = from_dict(json.load(handle))
-    changed = [k for k in ARCHITECTURE_KEYS + STEP_KEYS + ("max_steps",)
-               if getattr(stored, k) != getattr(cfg, k)]
+    changed = architecture_differences(stored, cfg) + step_differences(stored, cfg)
+    if stored.max_steps != cfg.max_steps:
+        changed.append("max_steps")
     if changed:
         detail = ", ".join(f"{k} {getattr(stored, k)} -> {getattr(cfg, k)}" for k in changed)
         raise UserError(f"{cfg.output}: holds a run with other settings ({detail}); delete it "
