@@ -136,6 +136,9 @@ ROWS = [
     Row("seed model with another latent size", "train",
         [*TINY, "--latent-dim", "50", "--max-steps", "1", "--output", "{out}"],
         "latent_dim: the seed generator turns z into a 1x10x10 map, so it needs 100, got 50"),
+    Row("generator input option on another model", "train",
+        ["--model", "dcgan", "--g-input", "reshape", "--output", "{out}"],
+        "g_input: only the seed model has it (its generator's input), got reshape with model dcgan"),
     # --------------------------------------------------------------- tools/train.py: data
     Row("data dir missing", "train", ["--data-dir", "{bad}/no_such_dir", "--output", "{out}"],
         "no_such_dir: no such folder"),
