@@ -450,9 +450,12 @@ def to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-#: Settings added after runs were already stored, with the value that a stored config without
-#: them meant (such runs were trained that way); a new run gets the dataclass default.
-STORED_BEFORE_ADDED = {"g_input": "reshape"}
+def stored_before_added(data: dict[str, Any]) -> dict[str, Any]:
+    """Settings added after runs were already stored, with the value that a stored config
+    without them meant (such runs were trained that way); a new run gets the dataclass default.
+    The seed generator reshaped z before `g_input` existed; other models never read it, so
+    theirs is the default (which is the only value they accept)."""
+    return {"g_input": "reshape" if data.get("model", "seed") == "seed" else "dense"}
 
 
 def from_dict(data: dict[str, Any]) -> TrainConfig:
@@ -461,7 +464,7 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise UserError(f"stored config has unknown keys: {', '.join(unknown)}")
-    return TrainConfig(**{**STORED_BEFORE_ADDED, **data})
+    return TrainConfig(**{**stored_before_added(data), **data})
 
 
 def save_json(cfg: TrainConfig, path: str) -> None:

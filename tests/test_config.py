@@ -109,3 +109,12 @@ def test_a_stored_config_without_g_input_was_trained_with_the_reshape_input():
     assert from_dict(stored).g_input == "dense"
     del stored["g_input"]  # a run stored before the setting existed
     assert from_dict(stored).g_input == "reshape"
+
+
+def test_a_stored_config_of_another_model_without_g_input_resumes_unchanged():
+    from paddle_gan.config import architecture_differences, from_dict, to_dict
+
+    current = make_config({"model": "dcgan"})
+    stored = to_dict(current)
+    del stored["g_input"]  # a DCGAN run stored before the setting existed
+    assert architecture_differences(from_dict(stored), current) == []
