@@ -157,11 +157,13 @@ def fan_in_linear(fan_in: int, fan_out: int) -> nn.Linear:
 
 
 def mlp_stack(sizes: list[int], act: str = "leaky_relu", norm: str = "none",
-              fan_in_init: bool = False) -> nn.Sequential:
+              fan_in_init: bool = False, dropout: float = 0.0) -> nn.Sequential:
     """Linear layers through `sizes` ([in, hidden..., out]): every hidden layer is
-    Linear -> norm -> activation, the last Linear is left linear (no norm, no activation).
+    Linear -> norm -> activation (-> dropout), the last Linear is left linear (no norm, no
+    activation).
 
     fan_in_init: initialise every Linear as `fan_in_linear` (else Paddle's default).
+    dropout: rate of a Dropout after each hidden activation (0: none, and no layer added).
     Only Linear, BatchNorm1D and element-wise activations: a critic built from it has a double
     gradient (WGAN-GP) as long as the activation has one (leaky_relu, relu, tanh do).
     """
@@ -171,5 +173,7 @@ def mlp_stack(sizes: list[int], act: str = "leaky_relu", norm: str = "none",
     layers: list[nn.Layer] = []
     for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
         layers += [linear(fan_in, fan_out), make_norm1d(norm, fan_out), make_activation(act)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
     layers.append(linear(sizes[-2], sizes[-1]))
     return nn.Sequential(*layers)

@@ -89,6 +89,8 @@ class TrainConfig:
     classes: Optional[str] = _opt(None, "train on these classes only: names or indices, "
                                   "comma-separated (e.g. horse, or 7,horse); CIFAR-10")
     dropout: float = _opt(0.2, "dropout rate after the DCGAN generator's dense block (0 = off)")
+    d_dropout: float = _opt(0.0, "dropout rate after each hidden layer of the MLP discriminator "
+                            "(0 = off)")
     # CycleGAN
     lambda_cyc: float = _opt(10.0, "CycleGAN cycle-consistency weight lambda_cyc (paper: 10)")
     lambda_identity: float = _opt(0.5, "CycleGAN identity-loss weight as a fraction of lambda_cyc "
@@ -168,7 +170,8 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
                      "classes",  # classes: model zoo
                      "n_blocks", "d_layers",  # CycleGAN
                      "depth", "g_norm",  # 2-D toy GANs; g_norm: MLP too
-                     "g_ema")  # the averaged generator is a network of the checkpoint
+                     "g_ema",  # the averaged generator is a network of the checkpoint
+                     "d_dropout")  # MLP: the dropout layers shift D's layer names
 
 
 #: Keys that change what the next step computes: `--resume` refuses a change of any of them
@@ -382,6 +385,10 @@ def validate(cfg: TrainConfig) -> None:
         if cfg.threads > usable_cores():
             raise UserError(f"threads: this machine has {usable_cores()} usable cores, got "
                             f"{cfg.threads}")
+    if not 0.0 <= cfg.d_dropout < 1.0:
+        raise UserError(f"d_dropout: must be in [0, 1), got {cfg.d_dropout}")
+    if cfg.d_dropout and cfg.model != "mlp":
+        raise UserError(f"d_dropout: only the MLP discriminator has it, got model {cfg.model}")
     if cfg.g_input != "dense" and cfg.model != "seed":
         raise UserError(f"g_input: only the seed model has it (its generator's input), "
                         f"got {cfg.g_input} with model {cfg.model}")

@@ -139,6 +139,12 @@ ROWS = [
     Row("generator input option on another model", "train",
         ["--model", "dcgan", "--g-input", "reshape", "--output", "{out}"],
         "g_input: only the seed model has it (its generator's input), got reshape with model dcgan"),
+    Row("discriminator dropout on another model", "train",
+        ["--model", "dcgan", "--d-dropout", "0.3", "--output", "{out}"],
+        "d_dropout: only the MLP discriminator has it, got model dcgan"),
+    Row("discriminator dropout of 1", "train",
+        ["--model", "mlp", "--d-dropout", "1", "--output", "{out}"],
+        "d_dropout: must be in [0, 1), got 1.0"),
     # --------------------------------------------------------------- tools/train.py: data
     Row("data dir missing", "train", ["--data-dir", "{bad}/no_such_dir", "--output", "{out}"],
         "no_such_dir: no such folder"),

@@ -116,6 +116,29 @@ def test_mlp_generator_norm_follows_g_norm(norm):
     assert [m.weight.shape[0] for m in norms] == ([4, 8, 16] if norm == "batch" else [])
 
 
+def test_mlp_discriminator_dropout_follows_d_dropout():
+    x = paddle.to_tensor(_data(n=64).samples * 2 - 1)
+    _, plain = build_models(_cfg(model="mlp"), DataSpec((1, 28, 28), 0))
+    assert not [m for m in plain.sublayers() if isinstance(m, nn.Dropout)]
+    paddle.seed(0)
+    _, D = build_models(_cfg(model="mlp", d_dropout=0.3), DataSpec((1, 28, 28), 0))
+    rates = [m.p for m in D.sublayers() if isinstance(m, nn.Dropout)]
+    assert rates == [0.3, 0.3]  # after each of the two hidden layers
+    D.train()
+    assert not np.allclose(D(x).numpy(), D(x).numpy())  # a new mask each call while training
+    D.eval()
+    np.testing.assert_array_equal(D(x).numpy(), D(x).numpy())
+
+
+def test_d_dropout_belongs_to_the_mlp_discriminator():
+    from paddle_gan.errors import UserError
+
+    with pytest.raises(UserError, match="d_dropout: only the MLP discriminator"):
+        _cfg(model="dcgan", d_dropout=0.3)
+    with pytest.raises(UserError, match=r"d_dropout: must be in \[0, 1\)"):
+        _cfg(model="mlp", d_dropout=1.0)
+
+
 def test_conditioning_changes_the_output():
     for model in MODELS:
         paddle.seed(1)

@@ -59,12 +59,15 @@ class MLPDiscriminator(nn.Layer):
         width: the last hidden size is 2*width, the first 4*width (the seed's 512 -> 256).
         num_classes: length of the one-hot condition (0 = unconditional).
         act: hidden activation (LeakyReLU 0.2).
+        dropout: dropout rate after each hidden layer (Goodfellow et al. 2014 trained their
+            discriminator with dropout; 0 = none).
     """
 
     def __init__(self, shape: tuple[int, int, int], width: int = 128, num_classes: int = 0,
-                 act: str = "leaky_relu") -> None:
+                 act: str = "leaky_relu", dropout: float = 0.0) -> None:
         super().__init__()
-        self.net = mlp_stack([int(np.prod(shape)) + num_classes, 4 * width, 2 * width, 1], act)
+        self.net = mlp_stack([int(np.prod(shape)) + num_classes, 4 * width, 2 * width, 1], act,
+                             dropout=dropout)
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
         x = flatten_batch(x)  # [N, C*H*W]; reshape, so WGAN-GP can differentiate twice
@@ -79,7 +82,8 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
         raise ValueError(f"the MLP model makes images [C, H, W], the data are {spec.shape}")
     generator = MLPGenerator(spec.shape, cfg.width, cfg.latent_dim, spec.num_classes,
                              cfg.activation, cfg.g_norm)
-    discriminator = MLPDiscriminator(spec.shape, cfg.width, spec.num_classes, "leaky_relu")
+    discriminator = MLPDiscriminator(spec.shape, cfg.width, spec.num_classes, "leaky_relu",
+                                     cfg.d_dropout)
     return generator, discriminator
 
 
