@@ -81,4 +81,14 @@ def test_reproduce_tool_rejects_unknown_tables_in_one_line():
 
     done = run_tool("tools/reproduce.py", "--tables", "nope", "--out", "/tmp/x")
     assert done.returncode == 2
-    assert done.stderr.strip() == "reproduce.py: error: --tables: unknown nope; choose from losses, models"
+    assert done.stderr.strip() == "reproduce.py: error: --tables: unknown nope; choose from quickstart, losses, models"
+
+
+def test_every_entry_of_every_table_resolves_to_a_valid_run(tmp_path):
+    names = []
+    for table, entries in rp.TABLES.items():
+        for entry in entries:
+            cfg = rp.run_config(entry, rp.BUDGETS["full"], 0, str(tmp_path))
+            assert cfg.max_steps >= 1000 and cfg.dataset == "mnist5k", (table, entry.name)
+            names.append(entry.name)
+    assert len(names) == len(set(names))  # a run folder per row
