@@ -307,8 +307,11 @@ def test_gradient_penalty_double_backward_matches_finite_differences(name):
 
 # ------------------------------------------------------------------------------ configs and CLI
 CONFIGS = {
-    "dcgan_mnist.yaml": dict(model="dcgan", loss="gan", k=1, lr_g=2e-4, beta1=0.5,
-                             batch_size=128, label_smoothing=0.9),
+    "dcgan_mnist.yaml": dict(model="dcgan", loss="gan", k=1, lr_g=1e-3, lr_d=1e-3, beta1=0.5,
+                             batch_size=64, label_smoothing=0.9, g_ema=0.999, lr_decay="linear"),
+    "tutorial/dcgan_mnist.yaml": dict(model="dcgan", loss="gan", k=1, lr_g=2e-4, lr_d=2e-4,
+                                      beta1=0.5, batch_size=128, label_smoothing=0.9, g_ema=0.0,
+                                      lr_decay="none"),
     "dcgan_cifar10_horse.yaml": dict(model="dcgan", dataset="cifar10", classes="horse", k=1,
                                      label_smoothing=0.9, batch_size=128),
     "mlp_gan_mnist.yaml": dict(model="mlp", loss="gan", k=1),
