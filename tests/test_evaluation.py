@@ -208,11 +208,13 @@ def test_eval_during_training_logs_and_keeps_best(tmp_path):
         evals = [line["eval"] for line in map(json.loads, handle) if "eval" in line]
     assert len(evals) == 2
     for values in evals:
-        assert {"fid", "kid", "classes_covered"} <= set(values)
+        assert {"fid", "kid", "classes_covered", "d_score_train", "d_score_held_out"} <= set(values)
         assert all(math.isfinite(v) for v in values.values())
     scalars = read_scalars(cfg.output)
     np.testing.assert_array_equal(scalars["eval/fid"][0], [3, 6])
     np.testing.assert_allclose(scalars["eval/fid"][1], [e["fid"] for e in evals], rtol=1e-6)
+    np.testing.assert_allclose(scalars["eval/d_score_held_out"][1],
+                               [e["d_score_held_out"] for e in evals], rtol=1e-6)
     best = load_checkpoint(os.path.join(cfg.output, "checkpoints", "best.npz"))
     best_fid = min(e["fid"] for e in evals)
     assert best.meta["eval"]["fid"] == pytest.approx(best_fid)

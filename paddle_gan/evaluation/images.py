@@ -19,6 +19,7 @@ from scipy.linalg import LinAlgWarning
 from paddle_gan.errors import UserError
 from paddle_gan.evaluation import EvalContext, EvalResult, register_evaluator
 from paddle_gan.evaluation.features import FeatureExtractor, choose_extractor
+from paddle_gan.evaluation.memorisation import RealScoreProbe
 from paddle_gan.io.runs import eval_latents, generate, latent_dim_of, sample_run
 from paddle_gan.evaluation.training import TrainingMetrics, register_training_evaluator
 from paddle_gan.metrics import class_coverage, fid, inception_score, kid, precision_recall
@@ -151,7 +152,8 @@ EVAL_KID_SUBSETS = 20
 
 def image_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
     """FID, KID, Inception Score and classes covered of EVAL_SAMPLES fixed-latent samples
-    against up to EVAL_REAL fixed held-out images, in the run's feature space."""
+    against up to EVAL_REAL fixed held-out images, in the run's feature space; and D's mean
+    score on EVAL_REAL training and as many held-out images (`RealScoreProbe`)."""
     from paddle_gan.models import prepare_data
 
     held_out = prepare_data(cfg, "test")
@@ -159,6 +161,8 @@ def image_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
     real_feats, _ = extractor.extract(real_subset(held_out.samples, EVAL_REAL, cfg.seed))
     num_classes = held_out.num_classes if cfg.conditional else 0
     z, labels = eval_latents(cfg.seed, EVAL_SAMPLES, latent_dim_of(trainer.G, cfg), num_classes)
+    real_scores = RealScoreProbe(trainer.data, held_out, EVAL_REAL, cfg.seed,
+                                 getattr(trainer.G, "output_range", (0.0, 1.0)), num_classes)
 
     def compute(trainer: Any) -> dict[str, float]:
         sampler = trainer.sampler
@@ -172,7 +176,9 @@ def image_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
         feats, probs = extractor.extract(samples)
         found = image_metrics(real_feats, feats, probs, cfg.seed, EVAL_KID_SUBSETS)
         keys = ("fid", "kid", "inception_score", "classes_covered", "precision", "recall")
-        return {k: float(found[k]) for k in keys if found[k] is not None}
+        values = {k: float(found[k]) for k in keys if found[k] is not None}
+        values.update(real_scores(trainer.D))  # is D memorising its training images?
+        return values
 
     return TrainingMetrics(compute, "fid")
 
