@@ -344,7 +344,7 @@ ROWS = [
     Row("compare output is a file", "compare_losses", ["--out", "{bad}/a_file"],
         "is a file, not a folder"),
     Row("reproduce unknown table", "reproduce", ["--out", "{out}", "--tables", "tables"],
-        "--tables: unknown tables; choose from losses, models"),
+        "--tables: unknown tables; choose from quickstart, losses, models"),
     Row("reproduce seeds not numbers", "reproduce", ["--out", "{out}", "--seeds", "a"],
         "--seeds: expected comma-separated integers, got 'a'"),
     Row("reproduce results under a file", "reproduce", ["--out", "{bad}/a_file/results"],
