@@ -73,7 +73,7 @@ QUICKSTART_ENTRIES = (
 )
 #: The model zoo's MNIST configs at the CPU-sized check (DCGAN at width 32). An MLP step costs
 #: a few milliseconds, so the MLPs get about 30,000 D steps (the Wasserstein ones: 6,000 updates),
-#: about 20 minutes of one core each; the DCGAN's 3,000 take about twice that.
+#: 9 to 29 minutes of one core each here; the DCGAN's 3,000 took 41.
 ZOO_ENTRIES = (
     Entry("dcgan", "dcgan_mnist.yaml", dict(dataset="mnist5k", width=32)),
     Entry("mlp_gan", "mlp_gan_mnist.yaml", dict(dataset="mnist5k"), g_updates=30000),
