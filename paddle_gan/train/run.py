@@ -22,6 +22,7 @@ from paddle_gan.models import build_models, data_spec, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
 from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
 from paddle_gan.train.run_folder import RunLock, check_layout
+from paddle_gan.train.sessions import record_session
 
 CONFIG_FILE = "config.json"
 #: the training data's record (paddle_gan.data.provenance), beside the config
@@ -185,6 +186,8 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
             for name, doc in ((CONFIG_FILE, to_dict(cfg)), (DATA_FILE, provenance(data))):
                 text = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
                 atomic_write(os.path.join(run_dir, name), lambda f, text=text: f.write(text))
+            record_session(run_dir, checkpoint.step if checkpoint else 0, runtime.device,
+                           runtime.threads)
     except OSError as exc:
         lock.release()
         raise UserError(f"cannot write to --output {run_dir}: {exc.strerror}") from None

@@ -9,11 +9,12 @@ from typing import Optional
 from paddle_gan.checkpoint import CHECKPOINT_DIR, SAMPLES_DIR
 from paddle_gan.errors import UserError
 from paddle_gan.monitor import TRAIN_LOG, VISUALDL_DIR
+from paddle_gan.train.sessions import SESSIONS_FILE
 
 LOCK_FILE = ".lock"
 #: what a run writes, and whether each is a folder
 LAYOUT = {CHECKPOINT_DIR: True, SAMPLES_DIR: True, VISUALDL_DIR: True, TRAIN_LOG: False,
-          "config.json": False, "data.json": False}
+          SESSIONS_FILE: False, "config.json": False, "data.json": False}
 
 
 def check_layout(run_dir: str) -> None:

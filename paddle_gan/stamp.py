@@ -1,0 +1,45 @@
+"""Where a measurement was made and with what code: the stamp of runs and results files.
+
+`code_commit()` names the checkout's commit; `machine()` the CPU, cores, bf16 support and
+versions. Training records both for every session of a run (`train/sessions.py`); the results
+files of `tools/reproduce.py` and the benchmark carry them in their headers.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from typing import Any
+
+#: The checkout holding the package (a commit is only reported when it is a git repository).
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def code_commit() -> str:
+    """The checkout's short commit, with '+dirty' when tracked files differ from it; 'unknown'
+    outside a git checkout (an installed package) or without git."""
+    if not os.path.exists(os.path.join(REPO_ROOT, ".git")):
+        return "unknown"
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if head and dirty else "")
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, usable cores, Paddle's bf16 support (any / fast) and the versions."""
+    import paddle
+    from paddle.base import core
+
+    from paddle_gan.runtime import cpu_model, usable_cores
+
+    return {"cpu": cpu_model(), "cores": usable_cores(),
+            "bf16": bool(core.supports_bfloat16()),
+            "bf16_fast": bool(core.supports_bfloat16_fast_performance()),
+            "python": platform.python_version(), "paddle": paddle.__version__,
+            "platform": platform.platform()}
