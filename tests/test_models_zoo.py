@@ -320,8 +320,10 @@ CONFIGS = {
                                         d_dropout=0.0, g_ema=0.0),
     "mlp_wgan_mnist.yaml": dict(model="mlp", loss="wgan", optimizer="rmsprop", lr_d=5e-5,
                                 weight_clip=0.01, k=5),
-    "mlp_wgangp_mnist.yaml": dict(model="mlp", loss="wgangp", k=5, gp_lambda=10.0, lr_d=1e-4,
-                                  beta1=0.5, beta2=0.999, optimizer="adam"),
+    "mlp_wgangp_mnist.yaml": dict(model="mlp", loss="wgangp", k=5, gp_lambda=10.0, lr_g=2e-4,
+                                  lr_d=2e-4, beta1=0.5, beta2=0.999, optimizer="adam"),
+    "tutorial/mlp_wgangp_mnist.yaml": dict(model="mlp", loss="wgangp", k=5, gp_lambda=10.0,
+                                           lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.999),
 }
 
 
