@@ -31,14 +31,33 @@ def code_commit() -> str:
     return (head or "unknown") + ("+dirty" if head and dirty else "")
 
 
+#: The /proc/cpuinfo flags that decide the speed of the kernels Paddle picks.
+VECTOR_FLAG_PREFIXES = ("avx", "amx", "fma")
+
+
+def vector_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The CPU's AVX / AMX / FMA flags (sorted; [] where /proc/cpuinfo is not readable). A CPU
+    model name alone does not say whether it has AVX-512 or bf16 instructions."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return sorted(flag for flag in line.split(":", 1)[1].split()
+                                  if flag.startswith(VECTOR_FLAG_PREFIXES))
+    except OSError:
+        pass
+    return []
+
+
 def machine() -> dict[str, Any]:
-    """CPU model, usable cores, Paddle's bf16 support (any / fast) and the versions."""
+    """CPU model, its vector flags, usable cores, Paddle's bf16 support (any / fast) and the
+    versions."""
     import paddle
     from paddle.base import core
 
     from paddle_gan.runtime import cpu_model, usable_cores
 
-    return {"cpu": cpu_model(), "cores": usable_cores(),
+    return {"cpu": cpu_model(), "cpu_flags": vector_flags(), "cores": usable_cores(),
             "bf16": bool(core.supports_bfloat16()),
             "bf16_fast": bool(core.supports_bfloat16_fast_performance()),
             "python": platform.python_version(), "paddle": paddle.__version__,

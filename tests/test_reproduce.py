@@ -53,11 +53,12 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
     assert table[2].startswith("| tiny_gan | 2 | 4 | ") and "| 2 |" in table[2]
     assert "`python tools/train.py --model seed --dataset mnist5k --width 8" in text
     # each run names the code and CPU that trained it (runs may be reused across commits)
-    from paddle_gan.runtime import cpu_model
-    from paddle_gan.stamp import code_commit
+    from paddle_gan.stamp import code_commit, machine
+    from paddle_gan.train.sessions import describe_machine
 
     for seed in (0, 1):
-        assert f"- tiny_gan seed {seed}: {code_commit()} on {cpu_model()}, from step 0\n" in text
+        assert (f"- tiny_gan seed {seed}: {code_commit()} on {describe_machine(machine())}, "
+                f"from step 0\n") in text
     doc = json.load(open(path[:-3] + ".json", encoding="utf-8"))
     assert len(doc["runs"]["tiny_gan"]) == 2 and doc["info"]["machine"]["cores"] >= 1
     curves = doc["curves"]["tiny_gan"]

@@ -34,7 +34,7 @@ from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, mean_std, ste
                                             train_run)
 from paddle_gan.stamp import code_commit, machine
 from paddle_gan.train.schedule import CriticSchedule
-from paddle_gan.train.sessions import describe_sessions
+from paddle_gan.train.sessions import describe_machine, describe_sessions
 
 @dataclass(frozen=True)
 class Entry:
@@ -142,7 +142,7 @@ def stamp(command: str, wall_seconds: float, train_seconds: float, info: dict[st
             f"- command: `{command}`\n"
             f"- commit: {info['commit']} (of this command; each run's training is listed "
             f"below); date: {info['date']}\n"
-            f"- machine: {info['machine']['cpu']}, {info['machine']['cores']} cores, "
+            f"- machine: {describe_machine(info['machine'])}, {info['machine']['cores']} cores, "
             f"Paddle {info['machine']['paddle']}, Python {info['machine']['python']}\n"
             f"- wall time: {wall_seconds / 60:.1f} min for this command (runs already finished "
             f"in the work folder are reused); training time of the runs: "

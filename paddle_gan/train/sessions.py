@@ -42,9 +42,15 @@ def read_sessions(run_dir: str) -> list[dict]:
     return sessions
 
 
+def describe_machine(machine: dict) -> str:
+    """'<cpu model> (<vector flags>)', e.g. 'AMD EPYC (avx avx2 fma)'."""
+    flags = " ".join(machine.get("cpu_flags", []))
+    return f"{machine.get('cpu', 'unknown')} ({flags or 'flags not recorded'})"
+
+
 def describe_sessions(run_dir: str) -> str:
-    """'<commit> on <cpu>, from step <n>' per session, joined by '; ' ('not recorded' when the
-    run predates the record)."""
-    parts = [f"{s.get('commit', 'unknown')} on {s.get('machine', {}).get('cpu', 'unknown')}, "
+    """'<commit> on <cpu> (<flags>), from step <n>' per session, joined by '; ' ('not recorded'
+    when the run predates the record)."""
+    parts = [f"{s.get('commit', 'unknown')} on {describe_machine(s.get('machine', {}))}, "
              f"from step {s.get('start_step', '?')}" for s in read_sessions(run_dir)]
     return "; ".join(parts) if parts else "not recorded"
