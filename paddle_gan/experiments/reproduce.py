@@ -36,6 +36,7 @@ from paddle_gan.stamp import code_commit, machine
 from paddle_gan.train.schedule import CriticSchedule
 from paddle_gan.train.sessions import describe_machine, describe_sessions
 
+
 @dataclass(frozen=True)
 class Entry:
     """One documented command: a config file and/or overrides, and its budget.

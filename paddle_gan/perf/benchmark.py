@@ -316,10 +316,10 @@ def run_benchmark(base: Any, models: Sequence[str], losses: Sequence[str],
                 say(f"benchmarking {model} / {loss} / batch {batch_size} (width {cfg.width}, "
                     f"k {cfg.k}): {warmup} warm-up + {iters} timed iterations per loop ...")
                 rows.extend(benchmark_case(cfg, loops, iters, warmup, sgemm_n))
-    from paddle_gan.runtime import cpu_model, usable_cores
+    from paddle_gan.stamp import code_commit, machine
 
     return {
-        "machine": {"cpu": cpu_model(), "cores": usable_cores(),
+        "machine": {**machine(), "commit": code_commit(),
                     "threads": runtime.threads, "device": runtime.device,
                     "mkl_cpu_type": runtime.mkl_cpu_type, "paddle": paddle.__version__,
                     "sgemm_size": sgemm_n},
