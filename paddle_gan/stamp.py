@@ -1,8 +1,9 @@
 """Where a measurement was made and with what code: the stamp of runs and results files.
 
-`code_commit()` names the checkout's commit; `machine()` the CPU, cores, bf16 support and
-versions. Training records both for every session of a run (`train/sessions.py`); the results
-files of `tools/reproduce.py` and the benchmark carry them in their headers.
+`code_commit()` names the checkout's commit; `machine()` the CPU, its flags, cores, bf16 support
+and versions; `describe_machine()` says it in a few words. Training records them for every
+session of a run (`train/sessions.py`); the results files of `tools/reproduce.py` and the
+benchmark carry them in their headers.
 """
 from __future__ import annotations
 
@@ -62,3 +63,9 @@ def machine() -> dict[str, Any]:
             "bf16_fast": bool(core.supports_bfloat16_fast_performance()),
             "python": platform.python_version(), "paddle": paddle.__version__,
             "platform": platform.platform()}
+
+
+def describe_machine(machine: dict) -> str:
+    """'<cpu model> (<vector flags>)', e.g. 'AMD EPYC (avx avx2 fma)'."""
+    flags = " ".join(machine.get("cpu_flags", []))
+    return f"{machine.get('cpu', 'unknown')} ({flags or 'flags not recorded'})"

@@ -87,6 +87,12 @@ def test_benchmark_tool_writes_json(tmp_path, capsys):
     assert "s/iter" in printed and "util" in printed and "overhead" in printed
     result = json.loads(out.read_text())
     assert result["machine"]["threads"] >= 1
+    # the CPU model and its vector flags, not the architecture name ("x86_64")
+    from paddle_gan.runtime import cpu_model
+    from paddle_gan.stamp import vector_flags
+
+    assert result["machine"]["cpu"] == cpu_model()
+    assert result["machine"]["cpu_flags"] == vector_flags()
     rows = result["rows"]
     assert [r["loop"] for r in rows] == ["bare", "suite"]
     keys = {"model", "loss", "batch_size", "s_per_iter", "img_per_s", "gflop_per_iter",

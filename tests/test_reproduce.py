@@ -53,8 +53,7 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
     assert table[2].startswith("| tiny_gan | 2 | 4 | ") and "| 2 |" in table[2]
     assert "`python tools/train.py --model seed --dataset mnist5k --width 8" in text
     # each run names the code and CPU that trained it (runs may be reused across commits)
-    from paddle_gan.stamp import code_commit, machine
-    from paddle_gan.train.sessions import describe_machine
+    from paddle_gan.stamp import code_commit, describe_machine, machine
 
     for seed in (0, 1):
         assert (f"- tiny_gan seed {seed}: {code_commit()} on {describe_machine(machine())}, "

@@ -32,9 +32,9 @@ from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
 from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, mean_std, steps_for_updates,
                                             train_run)
-from paddle_gan.stamp import code_commit, machine
+from paddle_gan.stamp import code_commit, describe_machine, machine
 from paddle_gan.train.schedule import CriticSchedule
-from paddle_gan.train.sessions import describe_machine, describe_sessions
+from paddle_gan.train.sessions import describe_sessions
 
 
 @dataclass(frozen=True)

@@ -321,8 +321,7 @@ def run_benchmark(base: Any, models: Sequence[str], losses: Sequence[str],
     return {
         "machine": {**machine(), "commit": code_commit(),
                     "threads": runtime.threads, "device": runtime.device,
-                    "mkl_cpu_type": runtime.mkl_cpu_type, "paddle": paddle.__version__,
-                    "sgemm_size": sgemm_n},
+                    "mkl_cpu_type": runtime.mkl_cpu_type, "sgemm_size": sgemm_n},
         "iters": iters, "warmup": warmup,
         "rows": [dataclasses.asdict(row) for row in rows],
     }

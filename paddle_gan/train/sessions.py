@@ -10,7 +10,7 @@ import datetime
 import json
 import os
 
-from paddle_gan.stamp import code_commit, machine
+from paddle_gan.stamp import code_commit, describe_machine, machine
 
 SESSIONS_FILE = "sessions.jsonl"
 
@@ -40,12 +40,6 @@ def read_sessions(run_dir: str) -> list[dict]:
             if isinstance(doc, dict):
                 sessions.append(doc)
     return sessions
-
-
-def describe_machine(machine: dict) -> str:
-    """'<cpu model> (<vector flags>)', e.g. 'AMD EPYC (avx avx2 fma)'."""
-    flags = " ".join(machine.get("cpu_flags", []))
-    return f"{machine.get('cpu', 'unknown')} ({flags or 'flags not recorded'})"
 
 
 def describe_sessions(run_dir: str) -> str:
