@@ -9,7 +9,7 @@ from paddle_gan.errors import UserError
 
 def test_per_loss_defaults_come_from_the_table():
     cfg = make_config({"loss": "wgangp"})
-    assert (cfg.k, cfg.lr_g, cfg.gp_lambda, cfg.d_norm) == (5, 1e-4, 10.0, "none")
+    assert (cfg.k, cfg.lr_g, cfg.gp_lambda, cfg.d_norm) == (5, 2e-4, 10.0, "none")
     cfg = make_config({"loss": "wgan"})
     assert (cfg.optimizer, cfg.lr_d, cfg.weight_clip, cfg.k, cfg.k_schedule) == \
         ("rmsprop", 5e-5, 0.01, 5, "wgan")
@@ -24,6 +24,8 @@ def test_each_tutorial_preset_keeps_the_tutorials_settings(loss):
     assert (cfg.model, cfg.loss, cfg.dataset, cfg.epochs) == ("seed", loss, "mnist", 100)
     if loss in ("gan", "minimax", "lsgan"):
         assert (cfg.k, cfg.d_norm, cfg.lr_g, cfg.lr_d, cfg.beta1) == (3, "batch", 2e-4, 2e-4, 0.5)
+    if loss == "wgangp":
+        assert (cfg.k, cfg.gp_lambda, cfg.lr_g, cfg.lr_d, cfg.beta1) == (5, 10.0, 1e-4, 1e-4, 0.5)
 
 
 def test_yaml_then_flags_precedence(tmp_path):
