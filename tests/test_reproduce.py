@@ -45,7 +45,8 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
     monkeypatch.setitem(rp.TABLES, "tiny", (entry,))
     budget = rp.Budget("small", (0, 1), 1.0, None, 2, 50)
     path = rp.reproduce("tiny", budget, str(tmp_path / "results"), str(tmp_path / "work"),
-                        command="python tools/reproduce.py --tables tiny", say=lambda _: None)
+                        command="python tools/reproduce.py --tables tiny", say=lambda _: None,
+                        threads=1)
     text = open(path, encoding="utf-8").read()
     assert "- command: `python tools/reproduce.py --tables tiny`" in text
     table = first_table(text)
@@ -58,6 +59,9 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
     for seed in (0, 1):
         assert (f"- tiny_gan seed {seed}: {code_commit()} on {describe_machine(machine())}, "
                 f"from step 0\n") in text
+        # each run trained with the threads asked for, not every core
+        sessions = os.path.join(tmp_path, "work", "small", f"tiny_gan_seed{seed}", "sessions.jsonl")
+        assert [json.loads(line)["threads"] for line in open(sessions, encoding="utf-8")] == [1]
     doc = json.load(open(path[:-3] + ".json", encoding="utf-8"))
     assert len(doc["runs"]["tiny_gan"]) == 2 and doc["info"]["machine"]["cores"] >= 1
     curves = doc["curves"]["tiny_gan"]

@@ -63,6 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         names = entries and [e for e in entries if e in {x.name for x in TABLES[table]}]
         if entries and not names:
             continue
-        reproduce(table, budget, args.out, args.work, names or None, command_line(argv))
+        reproduce(table, budget, args.out, args.work, names or None, command_line(argv),
+                  threads=args.threads)
     return 0
 

@@ -102,8 +102,9 @@ BUDGETS = {
 }
 
 
-def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str) -> TrainConfig:
-    """The resolved config of one run of `entry`."""
+def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str,
+               threads: Optional[int] = None) -> TrainConfig:
+    """The resolved config of one run of `entry`; `threads` (None: every core) is its CPU threads."""
     values: dict[str, Any] = dict(entry.overrides)
     config_file = os.path.join(CONFIG_DIR, entry.config) if entry.config else None
     base = make_config(dict(values), config_file)
@@ -119,7 +120,8 @@ def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str) -> TrainC
     values.update(seed=seed, max_steps=steps, epochs=1_000_000, progress=False,
                   log_every=max(1, steps // 10), scalar_every=10, histogram_every=0,
                   eval_every=max(1, steps // budget.eval_points), save_every=1_000_000,
-                  output=os.path.join(work_dir, budget.name, f"{entry.name}_seed{seed}"))
+                  output=os.path.join(work_dir, budget.name, f"{entry.name}_seed{seed}"),
+                  threads=threads)
     return make_config(values, config_file)
 
 
@@ -230,8 +232,10 @@ def samples_picture(grids: dict[str, str], path: str) -> None:
 
 def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
               entries: Optional[Sequence[str]] = None, command: str = "",
-              say: Callable[[str], None] = print) -> str:
-    """Train, evaluate and write one results table; returns the path of its Markdown file."""
+              say: Callable[[str], None] = print, threads: Optional[int] = None) -> str:
+    """Train, evaluate and write one results table; returns the path of its Markdown file.
+
+    `threads` is each run's CPU threads (None: every usable core)."""
     chosen = [e for e in TABLES[table] if entries is None or e.name in entries]
     if not chosen:
         raise UserError(f"--entries: none of {', '.join(entries or [])} is in table {table!r}")
@@ -246,7 +250,7 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
     trained_with: list[str] = []  # each run's sessions: commit, CPU, start step
     for seed in budget.seeds:
         for entry in chosen:
-            cfg = run_config(entry, budget, seed, work_dir)
+            cfg = run_config(entry, budget, seed, work_dir, threads)
             steps[entry.name] = cfg.max_steps
             g_updates[entry.name] = CriticSchedule.from_config(cfg).g_steps_before(cfg.max_steps)
             say(f"== {table}/{entry.name} seed {seed}: {cfg.max_steps} steps -> {cfg.output}")
