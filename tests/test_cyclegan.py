@@ -45,18 +45,6 @@ def write_folder(root, layout):
     return root
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cached_mnist():
-    """Read the embedded MNIST subset once per split for this file (it takes ~5 s a read)."""
-    import functools
-
-    import paddle_gan.data.mnist as mnist
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mnist, "load_mnist", functools.lru_cache(maxsize=4)(mnist.load_mnist))
-        yield
-
-
 @pytest.fixture(scope="module")
 def folder_run(tmp_path_factory):
     """A 2-step CycleGAN run on a tiny folder data set (images of mixed sizes and modes)."""
@@ -271,6 +259,18 @@ def test_one_training_step_on_the_built_in_task_moves_every_network(tmp_path):
         assert not np.allclose(before[f"{prefix}.{name}"], layer.state_dict()[name].numpy()), prefix
     rows = cyclegan_rows(trainer, (data.samples[:3], data.samples_b[:3]))
     assert rows.shape == (3 * 18 + 2, 6 * 18 + 2, 3)
+
+
+def test_the_generator_step_computes_no_gradient_for_the_discriminators(tmp_path, monkeypatch):
+    cfg = cyc_config(tmp_path, batch_size=4, image_size=16)
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+    real = paddle.to_tensor(np.random.default_rng(0).random((4, 1, 16, 16), dtype=np.float32))
+    for optimizer in (trainer.opt_d, trainer.opt_g):  # keep the gradients the pass left
+        monkeypatch.setattr(optimizer, "clear_grad", lambda *args, **kwargs: None)
+    trainer.g_step(real, real)
+    d_params = [p for p in trainer.D.parameters() if p.trainable]
+    assert d_params and all(p.grad is None or not np.any(p.grad.numpy()) for p in d_params)
+    assert any(p.grad is not None and np.any(p.grad.numpy()) for p in trainer.G.parameters())
 
 
 # ----------------------------------------------------------------------------- translate

@@ -13,7 +13,8 @@ import pytest
 from paddle_gan.losses import LOSSES, gradient_penalty
 from paddle_gan.train.run import build_trainer, prepare_data
 from paddle_gan.train.schedule import CriticSchedule
-from paddle_gan.train.steps import d_objective, d_step, discriminate, g_objective, g_step
+from paddle_gan.train.steps import (d_objective, d_step, discriminate, frozen, g_objective,
+                                    g_step)
 
 
 def weights(layer):
@@ -74,6 +75,32 @@ def test_g_step_leaves_d_weights_optimizer_state_and_gradients_alone(make_tiny_c
     assert_same(d_g, grads(trainer.D))  # no leftover gradient leaks into D's next update
     assert_same_state(d_opt, optimizer_state(trainer.opt_d))
     assert any(not np.array_equal(a, b) for a, b in zip(g_w, weights(trainer.G)))
+
+
+@pytest.mark.parametrize("loss", ["gan", "wgangp"])
+def test_g_step_computes_no_gradient_for_d_and_unfreezes_it(make_tiny_config, loss):
+    trainer, real = _trainer(make_tiny_config, loss=loss, d_norm="none")
+    trainable = [p.name for p in trainer.D.parameters() if not p.stop_gradient]
+    seen = {}
+
+    def before_update(name, layer):  # between G's backward pass and its optimizer step
+        seen.update(net=name, d=grads(trainer.D), g=grads(layer))
+
+    g_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real,
+           on_grads=before_update)
+    assert seen["net"] == "G"
+    assert all(g is None or not np.any(g) for g in seen["d"])  # none computed for D
+    assert any(g is not None and np.any(g) for g in seen["g"])
+    assert [p.name for p in trainer.D.parameters() if not p.stop_gradient] == trainable
+
+
+def test_frozen_restores_the_flags_after_an_error():
+    layer = paddle.nn.Linear(2, 2)
+    with pytest.raises(RuntimeError):
+        with frozen(layer):
+            assert all(p.stop_gradient for p in layer.parameters())
+            raise RuntimeError("inside")
+    assert not any(p.stop_gradient for p in layer.parameters())
 
 
 @pytest.mark.parametrize("loss", ["gan", "wgan", "wgangp"])

@@ -39,7 +39,7 @@ from paddle_gan.train.gan import GanTrainer
 from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.optim import make_optimizer, step_seed
 from paddle_gan.train.steps import (StepRuntime, apply_update, clip_critic, d_objective,
-                                    g_objective)
+                                    frozen, g_objective)
 from paddle_gan.models import from_unit_range
 from paddle_gan.checkpoint import SAMPLES_DIR
 from paddle_gan.viz import cyclegan_rows, save_png
@@ -172,20 +172,23 @@ class CycleGanTrainer(GanTrainer):
     def g_step(self, real_a: Tensor, real_b: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One update of both generators; returns (stats, G(a), F(b))."""
         G, D, settings = self.G, self.D, self.settings
-        fake_b = G.ab(real_a)  # [N, C, H, W]
-        fake_a = G.ba(real_b)
-        adv_ab = g_objective(self.loss, settings, D.b, real_b, fake_b)
-        adv_ba = g_objective(self.loss, settings, D.a, real_a, fake_a)
-        cyc_a, cyc_b = cycle_losses(real_a, G.ba(fake_b), real_b, G.ab(fake_a), self.cfg.lambda_cyc)
-        total = adv_ab + adv_ba + cyc_a + cyc_b
-        stats = {"g_adv_AtoB": adv_ab, "g_adv_BtoA": adv_ba, "cycle_A": cyc_a, "cycle_B": cyc_b}
-        if self.identity_weight > 0:
-            idt_a, idt_b = identity_losses(real_a, G.ba(real_a), real_b, G.ab(real_b),
-                                           self.identity_weight)
-            total = total + idt_a + idt_b
-            stats.update(identity_A=idt_a, identity_B=idt_b)
-        apply_update(total, self.opt_g, G, "G", self.runtime, self._grad_hook(self.cfg.k))
-        self.opt_d.clear_grad()  # D's gradients from this backward pass are discarded
+        with frozen(D):  # no gradients for the discriminators' weights
+            fake_b = G.ab(real_a)  # [N, C, H, W]
+            fake_a = G.ba(real_b)
+            adv_ab = g_objective(self.loss, settings, D.b, real_b, fake_b)
+            adv_ba = g_objective(self.loss, settings, D.a, real_a, fake_a)
+            cyc_a, cyc_b = cycle_losses(real_a, G.ba(fake_b), real_b, G.ab(fake_a),
+                                        self.cfg.lambda_cyc)
+            total = adv_ab + adv_ba + cyc_a + cyc_b
+            stats = {"g_adv_AtoB": adv_ab, "g_adv_BtoA": adv_ba, "cycle_A": cyc_a,
+                     "cycle_B": cyc_b}
+            if self.identity_weight > 0:
+                idt_a, idt_b = identity_losses(real_a, G.ba(real_a), real_b, G.ab(real_b),
+                                               self.identity_weight)
+                total = total + idt_a + idt_b
+                stats.update(identity_A=idt_a, identity_B=idt_b)
+            apply_update(total, self.opt_g, G, "G", self.runtime, self._grad_hook(self.cfg.k))
+        self.opt_d.clear_grad()  # any gradient D still received (a compiled D) is discarded
         stats["g_loss"] = total
         return stats, fake_b.detach(), fake_a.detach()
 
