@@ -71,6 +71,25 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
         assert os.path.getsize(path[:-3] + suffix) > 1000
 
 
+def test_finished_only_tables_use_the_finished_seeds_and_train_nothing(tmp_path, monkeypatch):
+    entry = rp.Entry("tiny_gan", overrides=dict(model="seed", dataset="mnist5k", width=8,
+                                                 batch_size=8, loss="gan"), g_updates=2)
+    other = rp.Entry("tiny_lsgan", overrides=dict(entry.overrides, loss="lsgan"), g_updates=2)
+    monkeypatch.setitem(rp.TABLES, "tiny", (entry, other))
+    work, out = str(tmp_path / "work"), str(tmp_path / "results")
+    quiet = lambda _: None
+    rp.reproduce("tiny", rp.Budget("small", (1,), 1.0, None, 1, 50), out, work, ["tiny_gan"],
+                 say=quiet)
+    path = rp.reproduce("tiny", rp.Budget("small", (0, 1), 1.0, None, 1, 50), out, work,
+                        say=quiet, finished_only=True)
+    assert sorted(os.listdir(os.path.join(work, "small"))) == ["tiny_gan_seed1"]  # none trained
+    text = open(path, encoding="utf-8").read()
+    table = first_table(text)
+    assert len(table) == 3 and table[2].startswith("| tiny_gan | 2 | 2 | ")
+    assert table[2].split(" | ")[4] == "1"  # the seeds column: only seed 1 had finished
+    assert "tiny_lsgan" not in text and "where their run had finished" in text
+
+
 def test_run_config_gives_every_loss_the_same_generator_updates(tmp_path):
     entry = rp.Entry("x", overrides=dict(rp.SEED_MODEL, loss="gan"), g_updates=3000)
     cfg = rp.run_config(entry, rp.BUDGETS["full"], 2, str(tmp_path))

@@ -34,6 +34,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="run folders (reused when finished)")
     parser.add_argument("--threads", type=threads_value, default=None,
                         help="CPU threads (all cores)")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: tables from the runs already finished in --work")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]
@@ -64,6 +66,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if entries and not names:
             continue
         reproduce(table, budget, args.out, args.work, names or None, command_line(argv),
-                  threads=args.threads)
+                  threads=args.threads, finished_only=args.finished_only)
     return 0
 

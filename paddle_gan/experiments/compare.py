@@ -68,7 +68,8 @@ def run_config(spec: ComparisonSpec, loss: str, seed: int) -> TrainConfig:
     return make_config(values)
 
 
-def _final_step(run_dir: str) -> Optional[int]:
+def final_step(run_dir: str) -> Optional[int]:
+    """The step of the run folder's last checkpoint (None: no checkpoint)."""
     found = ckpt_io.list_checkpoints(run_dir)
     return int(os.path.basename(found[-1])[len("step_"):-len(".npz")]) if found else None
 
@@ -99,7 +100,7 @@ def train_run(cfg: TrainConfig, say: Callable[[str], None]) -> None:
     from paddle_gan.train.run import run_training
 
     check_reusable(cfg)
-    done = _final_step(cfg.output)
+    done = final_step(cfg.output)
     if done is not None and done >= cfg.max_steps:
         say(f"{cfg.output}: already trained ({done} steps)")
         return

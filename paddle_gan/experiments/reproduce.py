@@ -30,8 +30,8 @@ import numpy as np
 
 from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
-from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, mean_std, steps_for_updates,
-                                            train_run)
+from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, final_step, mean_std,
+                                            steps_for_updates, train_run)
 from paddle_gan.stamp import code_commit, describe_machine, machine
 from paddle_gan.train.schedule import CriticSchedule
 from paddle_gan.train.sessions import describe_sessions
@@ -232,10 +232,12 @@ def samples_picture(grids: dict[str, str], path: str) -> None:
 
 def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
               entries: Optional[Sequence[str]] = None, command: str = "",
-              say: Callable[[str], None] = print, threads: Optional[int] = None) -> str:
+              say: Callable[[str], None] = print, threads: Optional[int] = None,
+              finished_only: bool = False) -> str:
     """Train, evaluate and write one results table; returns the path of its Markdown file.
 
-    `threads` is each run's CPU threads (None: every usable core)."""
+    `threads` is each run's CPU threads (None: every usable core). With `finished_only`, nothing
+    is trained: each row uses the seeds whose run already reached its budget in `work_dir`."""
     chosen = [e for e in TABLES[table] if entries is None or e.name in entries]
     if not chosen:
         raise UserError(f"--entries: none of {', '.join(entries or [])} is in table {table!r}")
@@ -254,6 +256,9 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
             steps[entry.name] = cfg.max_steps
             g_updates[entry.name] = CriticSchedule.from_config(cfg).g_steps_before(cfg.max_steps)
             say(f"== {table}/{entry.name} seed {seed}: {cfg.max_steps} steps -> {cfg.output}")
+            if finished_only and (final_step(cfg.output) or 0) < cfg.max_steps:
+                say(f"   left out: not finished (step {final_step(cfg.output) or 0})")
+                continue
             train_run(cfg, say)
             doc = evaluate_run(cfg, budget.num_samples, say)
             curve = fid_curve(cfg.output)
@@ -261,8 +266,7 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
             rows.setdefault(entry.name, []).append(doc)
             curves.setdefault(entry.name, []).append(curve)
             seconds.setdefault(entry.name, []).append(curve[-1][1] if curve else float("nan"))
-            if seed == budget.seeds[0]:
-                grids[entry.name] = os.path.join(cfg.output, "samples", "final.png")
+            grids.setdefault(entry.name, os.path.join(cfg.output, "samples", "final.png"))
             say(f"   fid {doc['fid']:.4g} precision {doc.get('precision', float('nan')):.3f} "
                 f"classes {doc.get('classes_covered')} kl {doc.get('class_kl', float('nan')):.3f}")
     wall = time.perf_counter() - start
@@ -274,10 +278,13 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
     trained = float(np.nansum([t for times in seconds.values() for t in times]))
     text = (stamp(command, wall, trained, info) + "\n"
             + markdown_table(rows, chosen, steps, g_updates, seconds) + "\n\n"
-            + f"Seeds {', '.join(map(str, budget.seeds))}; final scores on "
+            + f"Seeds {', '.join(map(str, budget.seeds))}"
+            + (" where their run had finished (the seeds column counts them; the runs are "
+               "listed below)" if finished_only else "")
+            + f"; final scores on "
               f"{budget.num_samples} samples against the 500 held-out digits of the embedded "
               f"subset, in the shipped classifier's features (real vs real: FID ~5).\n\n"
-            + commands_table(chosen, steps) + "\n\n"
+            + commands_table(chosen, {name: steps[name] for name in rows}) + "\n\n"
             + "Code and machine of each run's training sessions (commit on CPU, from step; "
               "`sessions.jsonl` of the run folder):\n\n"
             + "".join(f"- {line}\n" for line in trained_with) + "\n"
