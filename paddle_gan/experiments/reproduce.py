@@ -281,7 +281,7 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
             + f"Seeds {', '.join(map(str, budget.seeds))}"
             + (" where their run had finished (the seeds column counts them; the runs are "
                "listed below)" if finished_only else "")
-            + f"; final scores on "
+            + "; final scores on "
               f"{budget.num_samples} samples against the 500 held-out digits of the embedded "
               f"subset, in the shipped classifier's features (real vs real: FID ~5).\n\n"
             + commands_table(chosen, {name: steps[name] for name in rows}) + "\n\n"
