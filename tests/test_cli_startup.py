@@ -3,6 +3,7 @@
 PYTHONWARNINGS)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -49,6 +50,12 @@ def fake_export(folder):
     return str(folder)
 
 
+def default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, so Python installs its Ctrl-C
+    handler even when the tests run as a background job (whose SIGINT the shell ignores)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stderr_lines(proc):
     return [line for line in proc.stderr.splitlines() if line.strip()]
 
@@ -63,7 +70,8 @@ def test_ctrl_c_while_paddle_imports_is_one_line_and_exit_130(tmp_path):
                                   "--output", str(tmp_path / "run")]),
                        ("generate", ["--model", model, "--out", str(tmp_path / "grid.png")])):
         proc = subprocess.run([sys.executable, f"tools/{tool}.py", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120,
+                              preexec_fn=default_sigint)
         assert proc.returncode == 130, (tool, proc.stderr)
         assert stderr_lines(proc) == [f"{tool}.py: interrupted"], proc.stderr
     assert sorted(os.listdir(tmp_path)) == ["export", "hook"]  # nothing written
