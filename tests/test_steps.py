@@ -1,8 +1,8 @@
 """The invariants of the one D step and G step (paddle_gan/train/steps.py) and the k schedule.
 
 Each test here was checked to fail when its property is broken (see the closing note of the
-change that added them): e.g. deleting `nets.opt_d.clear_grad()` in `g_step`, clipping after
-the update instead of before, or drawing one t per batch in the gradient penalty.
+change that added them): e.g. not freezing D in `g_step` (D's weights then get gradients),
+clipping after the update instead of before, or drawing one t per batch in the gradient penalty.
 """
 import dataclasses
 
