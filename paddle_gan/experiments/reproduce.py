@@ -256,8 +256,9 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
             steps[entry.name] = cfg.max_steps
             g_updates[entry.name] = CriticSchedule.from_config(cfg).g_steps_before(cfg.max_steps)
             say(f"== {table}/{entry.name} seed {seed}: {cfg.max_steps} steps -> {cfg.output}")
-            if finished_only and (final_step(cfg.output) or 0) < cfg.max_steps:
-                say(f"   left out: not finished (step {final_step(cfg.output) or 0})")
+            reached = final_step(cfg.output) or 0
+            if finished_only and reached < cfg.max_steps:
+                say(f"   left out: not finished (step {reached})")
                 continue
             train_run(cfg, say)
             doc = evaluate_run(cfg, budget.num_samples, say)
