@@ -190,7 +190,7 @@ def apply_update(value: Tensor, optimizer: Any, layer: nn.Layer, name: str,
 def frozen(*layers: nn.Layer) -> Iterator[None]:
     """Inside the block the layers' trainable parameters take no gradient (`stop_gradient`),
     restored after, also on errors. A G step backpropagates through D to reach G, but has no use
-    for D's own weight gradients: frozen, D's layers skip computing them (~10 % of the
+    for D's own weight gradients: frozen, D's layers skip computing them (8-9 % of the
     quickstart's step) and G's gradients are the same."""
     params = [p for layer in layers for p in layer.parameters() if not p.stop_gradient]
     for param in params:
