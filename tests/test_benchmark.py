@@ -57,12 +57,12 @@ def test_backward_counts_weight_and_input_gradients():
 def test_seed_iteration_flops_match_the_hand_count(make_tiny_config):
     """One iteration (D step + G step, joint D batches, batch norm in D so the G step shows D
     the real batch too) of the seed model, from the layer shapes."""
-    from paddle_gan.perf.benchmark import batch_tensors, iteration_flops
+    from paddle_gan.perf.benchmark import first_batch, iteration_flops
     from paddle_gan.train.run import build_trainer, prepare_data
 
     cfg = make_tiny_config(k=1, width=8, batch_size=4, d_norm="batch")
     trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
-    report = iteration_flops(trainer, *batch_tensors(trainer))
+    report = iteration_flops(trainer, first_batch(trainer))
     w, n = 8, 4
     lin = 2 * 100 * 100  # G: the linear input layer, z (100) -> the 10x10 map
     c1 = 2 * 10 * 10 * w * 1 * 25  # G: 1 -> w, 5x5 same, 10x10

@@ -1,5 +1,6 @@
 """CycleGAN: networks, losses, image pool, LR schedule, unpaired data, training, translation and
 evaluation (tiny widths, one residual block, 16-28 px images)."""
+import copy
 import json
 import os
 
@@ -22,6 +23,7 @@ from paddle_gan.train.cyclegan import (cycle_losses, cyclegan_rows, identity_los
                                        linear_decay, make_scheduler)
 from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.run import build_trainer, prepare_data, run_training
+from paddle_gan.train.steps import d_step
 from paddle_gan.io.translate import translate_files
 from paddle_gan.viz.plots import sample_rows
 
@@ -261,16 +263,29 @@ def test_one_training_step_on_the_built_in_task_moves_every_network(tmp_path):
     assert rows.shape == (3 * 18 + 2, 6 * 18 + 2, 3)
 
 
-def test_the_generator_step_computes_no_gradient_for_the_discriminators(tmp_path, monkeypatch):
+def test_each_discriminator_loss_is_halved_and_scores_its_own_domain_s_pool(tmp_path):
+    """D's loss = 0.5 * loss(D_A: real a vs pooled F(b)) + 0.5 * loss(D_B: real b vs pooled
+    G(a)), computed here from the networks' raw outputs; after the step pool_A holds the fakes
+    of domain A (F(b)) and pool_B those of domain B (G(a))."""
     cfg = cyc_config(tmp_path, batch_size=4, image_size=16)
     trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
-    real = paddle.to_tensor(np.random.default_rng(0).random((4, 1, 16, 16), dtype=np.float32))
-    for optimizer in (trainer.opt_d, trainer.opt_g):  # keep the gradients the pass left
-        monkeypatch.setattr(optimizer, "clear_grad", lambda *args, **kwargs: None)
-    trainer.g_step(real, real)
-    d_params = [p for p in trainer.D.parameters() if p.trainable]
-    assert d_params and all(p.grad is None or not np.any(p.grad.numpy()) for p in d_params)
-    assert any(p.grad is not None and np.any(p.grad.numpy()) for p in trainer.G.parameters())
+    _, samples, labels = next(trainer.batches.epoch(0))
+    batch = trainer.to_batch(samples, labels)
+    nets, objective = trainer.nets, trainer.objective
+    with paddle.no_grad():
+        fake_b, fake_a = objective.fakes(nets, trainer.runtime, batch)
+        expected = {}
+        for name, critic, real, fake in (("A", trainer.D.a, batch.real_a, fake_a),
+                                         ("B", trainer.D.b, batch.real_b, fake_b)):
+            out = copy.deepcopy(critic)(paddle.concat([real, fake]))  # one batch, as the step
+            expected[name] = 0.5 * float(trainer.loss.d_loss(out[:4], out[4:]))
+    stats = d_step(nets, objective, trainer.runtime, batch, fakes=(fake_b, fake_a))
+    np.testing.assert_allclose(float(stats["d_loss_A"]), expected["A"], rtol=1e-5)
+    np.testing.assert_allclose(float(stats["d_loss_B"]), expected["B"], rtol=1e-5)
+    np.testing.assert_allclose(float(stats["d_loss"]), expected["A"] + expected["B"], rtol=1e-5)
+    assert trainer.pool_a.filled == trainer.pool_b.filled == 4
+    np.testing.assert_array_equal(trainer.pool_a.images.numpy()[:4], fake_a.numpy())
+    np.testing.assert_array_equal(trainer.pool_b.images.numpy()[:4], fake_b.numpy())
 
 
 # ----------------------------------------------------------------------------- translate

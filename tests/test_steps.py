@@ -4,6 +4,7 @@ Each test here was checked to fail when its property is broken (see the closing 
 change that added them): e.g. not freezing D in `g_step` (D's weights then get gradients),
 clipping after the update instead of before, or drawing one t per batch in the gradient penalty.
 """
+import copy
 import dataclasses
 
 import numpy as np
@@ -13,8 +14,8 @@ import pytest
 from paddle_gan.losses import LOSSES, gradient_penalty
 from paddle_gan.train.run import build_trainer, prepare_data
 from paddle_gan.train.schedule import CriticSchedule
-from paddle_gan.train.steps import (d_objective, d_step, discriminate, frozen, g_objective,
-                                    g_step)
+from paddle_gan.train.steps import (Batch, PairObjective, d_objective, d_step, discriminate,
+                                    frozen, g_objective, g_step)
 
 
 def weights(layer):
@@ -48,50 +49,88 @@ def assert_same_state(before, after):
         np.testing.assert_array_equal(before[key], after[key], err_msg=key)
 
 
-def _trainer(make_tiny_config, **overrides):
+CYCLE = dict(model="cyclegan", dataset="mnist_style", width=4, n_blocks=1, batch_size=4, image_size=16, epochs=1,
+             max_steps=9, progress=False, log_every=1, seed=5)
+
+
+def _trainer(make_tiny_config, device=None, **overrides):
+    """A seed-model trainer (with `device`: its speed plan for it) and a real batch of 8."""
     cfg = make_tiny_config(**overrides)
     data = prepare_data(cfg)
-    trainer = build_trainer(cfg, data, cfg.output)
-    real = paddle.to_tensor(data.samples[:8])
-    return trainer, real
+    trainer = build_trainer(cfg, data, cfg.output, device)
+    return trainer, Batch(paddle.to_tensor(data.samples[:8]))
 
 
-def _warm(trainer, real):
+def _cycle_trainer(make_tiny_config, **overrides):
+    """A CycleGAN trainer (built-in MNIST style task, 16 px) and its first (A, B) batch."""
+    overrides.pop("d_norm", None)  # the PatchGAN keeps its own norm
+    cfg = make_tiny_config(**{**CYCLE, **overrides})
+    trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
+    _, samples, labels = next(trainer.batches.epoch(0))
+    return trainer, trainer.to_batch(samples, labels)
+
+
+#: every objective the steps are run with: one pair (every model but CycleGAN), CycleGAN's
+OBJECTIVES = {"pair": _trainer, "cycle": _cycle_trainer}
+
+
+def _args(trainer, batch):
+    return trainer.nets, trainer.objective, trainer.runtime, batch
+
+
+def _warm(trainer, batch):
     """One D and one G step, so both optimizers hold state (moments) to compare."""
-    d_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real)
-    g_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real)
+    d_step(*_args(trainer, batch))
+    g_step(*_args(trainer, batch))
 
 
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
 @pytest.mark.parametrize("loss", ["gan", "wgangp"])
 @pytest.mark.parametrize("d_norm", ["batch", "none"])
-def test_g_step_leaves_d_weights_optimizer_state_and_gradients_alone(make_tiny_config, loss,
-                                                                       d_norm):
-    trainer, real = _trainer(make_tiny_config, loss=loss, d_norm=d_norm)
-    _warm(trainer, real)
+def test_g_step_leaves_d_weights_optimizer_state_and_gradients_alone(make_tiny_config, kind,
+                                                                       loss, d_norm):
+    trainer, batch = OBJECTIVES[kind](make_tiny_config, loss=loss, d_norm=d_norm)
+    _warm(trainer, batch)
     d_w, d_g, d_opt = weights(trainer.D), grads(trainer.D), optimizer_state(trainer.opt_d)
     g_w = weights(trainer.G)
-    g_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real)
+    g_step(*_args(trainer, batch))
     assert_same(d_w, weights(trainer.D))
     assert_same(d_g, grads(trainer.D))  # no leftover gradient leaks into D's next update
     assert_same_state(d_opt, optimizer_state(trainer.opt_d))
     assert any(not np.array_equal(a, b) for a, b in zip(g_w, weights(trainer.G)))
 
 
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
 @pytest.mark.parametrize("loss", ["gan", "wgangp"])
-def test_g_step_computes_no_gradient_for_d_and_unfreezes_it(make_tiny_config, loss):
-    trainer, real = _trainer(make_tiny_config, loss=loss, d_norm="none")
+def test_g_step_computes_no_gradient_for_d_and_unfreezes_it(make_tiny_config, kind, loss):
+    trainer, batch = OBJECTIVES[kind](make_tiny_config, loss=loss, d_norm="none")
     trainable = [p.name for p in trainer.D.parameters() if not p.stop_gradient]
     seen = {}
 
     def before_update(name, layer):  # between G's backward pass and its optimizer step
         seen.update(net=name, d=grads(trainer.D), g=grads(layer))
 
-    g_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real,
-           on_grads=before_update)
+    g_step(*_args(trainer, batch), on_grads=before_update)
     assert seen["net"] == "G"
     assert all(g is None or not np.any(g) for g in seen["d"])  # none computed for D
     assert any(g is not None and np.any(g) for g in seen["g"])
     assert [p.name for p in trainer.D.parameters() if not p.stop_gradient] == trainable
+
+
+@pytest.mark.parametrize("speed", [dict(onednn=True), dict(onednn=False, to_static=True)])
+def test_the_freeze_reaches_compiled_discriminators(make_tiny_config, speed):
+    """The G step relies on `frozen` alone to keep D's gradients empty (it does not clear them
+    afterwards): a D whose convolutions run as oneDNN programs, or whose whole forward is a
+    to_static program, must see the freeze too, also after being traced in a D step."""
+    trainer, batch = _trainer(make_tiny_config, "cpu", loss="gan", d_norm="none", width=16,
+                              **speed)
+    assert trainer.speed.onednn_d or trainer.speed.compile
+    with trainer.runtime.context():
+        _warm(trainer, batch)
+        seen = {}
+        g_step(*_args(trainer, batch),
+               on_grads=lambda name, layer: seen.update(d=grads(trainer.D)))
+    assert all(g is None or not np.any(g) for g in seen["d"])
 
 
 def test_frozen_restores_the_flags_after_an_error():
@@ -103,21 +142,23 @@ def test_frozen_restores_the_flags_after_an_error():
     assert not any(p.stop_gradient for p in layer.parameters())
 
 
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
 @pytest.mark.parametrize("loss", ["gan", "wgan", "wgangp"])
-def test_d_step_leaves_g_weights_and_optimizer_state_alone(make_tiny_config, loss):
-    trainer, real = _trainer(make_tiny_config, loss=loss)
-    _warm(trainer, real)
+def test_d_step_leaves_g_weights_and_optimizer_state_alone(make_tiny_config, kind, loss):
+    trainer, batch = OBJECTIVES[kind](make_tiny_config, loss=loss)
+    _warm(trainer, batch)
     g_w, g_g, g_opt = weights(trainer.G), grads(trainer.G), optimizer_state(trainer.opt_g)
     d_w = weights(trainer.D)
-    d_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real)
+    d_step(*_args(trainer, batch))
     assert_same(g_w, weights(trainer.G))
     assert_same(g_g, grads(trainer.G))
     assert_same_state(g_opt, optimizer_state(trainer.opt_g))
     assert any(not np.array_equal(a, b) for a, b in zip(d_w, weights(trainer.D)))
 
 
-def test_with_k_3_g_changes_on_exactly_every_third_step(make_tiny_config):
-    trainer, _ = _trainer(make_tiny_config, k=3, max_steps=9)
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
+def test_with_k_3_g_changes_on_exactly_every_third_step(make_tiny_config, kind):
+    trainer, _ = OBJECTIVES[kind](make_tiny_config, k=3, max_steps=9)
     changed = []
     batches = trainer.batches.epoch(0)
     for _ in range(9):
@@ -141,30 +182,30 @@ def test_wgan_schedule_runs_100_critic_steps_early_and_every_500th_g_step():
     assert [CriticSchedule(3).is_g_step(s) for s in range(6)] == [False, False, True] * 2
 
 
-def test_weight_clipping_happens_before_the_critic_step(make_tiny_config):
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
+def test_weight_clipping_happens_before_the_critic_step(make_tiny_config, kind):
     """The critic's loss of a step is computed on clipped weights (the WGAN reference code
     clamps before each critic iteration), not on what the previous update left."""
-    trainer, real = _trainer(make_tiny_config, loss="wgan", weight_clip=0.01, d_norm="none")
+    trainer, batch = OBJECTIVES[kind](make_tiny_config, loss="wgan", weight_clip=0.01,
+                                      d_norm="none", pool_size=0)
     with paddle.no_grad():
         for p in trainer.D.parameters():
             p.set_value(paddle.full_like(p, 0.5))
+        fakes = trainer.objective.fakes(trainer.nets, trainer.runtime, batch)
     clipped = [np.clip(w, -0.01, 0.01) for w in weights(trainer.D)]
-    paddle.seed(11)
-    stats = d_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real)
-    # the same objective on weights clipped by hand, with the same fakes (same seed)
-    for p, w in zip(trainer.D.parameters(), clipped):
+    stats = d_step(*_args(trainer, batch), fakes=fakes)
+    # the same objective on weights clipped by hand, with the same fakes
+    for p, w in zip([p for p in trainer.D.parameters() if p.trainable], clipped):
         p.set_value(paddle.to_tensor(w))
-    paddle.seed(11)
     with paddle.no_grad():
-        fake = trainer.G(paddle.randn([8, trainer.settings.latent_dim]))
-        expected, _ = d_objective(trainer.loss, trainer.settings, trainer.D, trainer.D, real, fake)
+        expected, _ = trainer.objective.d_loss(trainer.nets, trainer.runtime, batch, fakes)
     np.testing.assert_allclose(float(stats["d_loss"]), float(expected), rtol=1e-5, atol=1e-7)
 
 
 def test_weight_clipping_leaves_batch_norm_statistics_alone(make_tiny_config):
-    trainer, real = _trainer(make_tiny_config, loss="wgan", weight_clip=0.02, d_norm="batch")
+    trainer, batch = _trainer(make_tiny_config, loss="wgan", weight_clip=0.02, d_norm="batch")
     for _ in range(3):
-        d_step(trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real)
+        d_step(*_args(trainer, batch))
     variances = [p for n, p in trainer.D.named_parameters() if n.endswith("_variance")]
     assert variances and max(float(v.numpy().max()) for v in variances) > 0.5
 
@@ -190,19 +231,44 @@ def test_gradient_penalty_draws_one_t_per_sample():
     np.testing.assert_allclose(got, np.mean((norms - 1) ** 2), rtol=1e-5)
 
 
+def _g_update(trainer, batch, coupled):
+    """G's weights after one G step with `batch_coupled` set to `coupled`, and its loss."""
+    objective = PairObjective(trainer.loss, dataclasses.replace(trainer.settings,
+                                                                batch_coupled=coupled))
+    paddle.seed(5)
+    stats, _ = g_step(trainer.nets, objective, trainer.runtime, batch)
+    return weights(trainer.G), float(stats["g_loss"])
+
+
 def test_g_step_without_batch_norm_skips_the_real_batch_with_the_same_update(make_tiny_config):
     """A D without batch norm scores each sample on its own: showing it the real batch beside
     the fakes cannot change G's update, so the G step passes the fakes alone."""
     updated = []
     for coupled in (True, False):
-        trainer, real = _trainer(make_tiny_config, d_norm="none")
+        trainer, batch = _trainer(make_tiny_config, d_norm="none")
         assert not trainer.settings.batch_coupled
-        settings = dataclasses.replace(trainer.settings, batch_coupled=coupled)
-        paddle.seed(5)
-        g_step(trainer.nets, trainer.loss, settings, trainer.runtime, real)
-        updated.append(weights(trainer.G))
+        updated.append(_g_update(trainer, batch, coupled)[0])
     for a, b in zip(*updated):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_g_step_of_a_batch_norm_critic_scores_the_fakes_beside_the_real_batch(make_tiny_config):
+    """With batch norm in D the G step shows D the real batch and the fakes as one batch, as
+    the D step does: G's loss is that of the fakes' half of D(concat(real, fake)), and the
+    update differs from one where the fakes go alone."""
+    trainer, batch = _trainer(make_tiny_config, d_norm="batch")
+    assert trainer.settings.batch_coupled
+    paddle.seed(5)
+    z = paddle.randn([8, trainer.settings.latent_dim])  # what the G step draws after seed 5
+    with paddle.no_grad():
+        fake = trainer.G(z)
+        D = copy.deepcopy(trainer.D)  # train mode: batch statistics, as in the step
+        expected = float(trainer.loss.g_loss(D(paddle.concat([batch.real, fake]))[8:]))
+    coupled, loss_value = _g_update(trainer, batch, True)
+    np.testing.assert_allclose(loss_value, expected, rtol=1e-5)
+    trainer, batch = _trainer(make_tiny_config, d_norm="batch")
+    alone, _ = _g_update(trainer, batch, False)
+    assert any(not np.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(coupled, alone))
 
 
 def test_settings_follow_the_config_and_the_discriminator(make_tiny_config):
@@ -221,8 +287,8 @@ def test_each_loss_with_its_defaults_moves_d_and_g_the_way_their_losses_demand(
     D's raw scores of real and fake images; then a few G steps lower G's objective and raise
     D's raw score of the fakes. The raw scores do not depend on the loss's own formulas, so a
     loss that pushes the wrong way (a wrong target or sign) fails here too."""
-    trainer, real = _trainer(make_tiny_config, loss=loss, k=None, k_schedule=None)
-    spec, s, nets, runtime = trainer.loss, trainer.settings, trainer.nets, trainer.runtime
+    trainer, batch = _trainer(make_tiny_config, loss=loss, k=None, k_schedule=None)
+    spec, s, real = trainer.loss, trainer.settings, batch.real
     paddle.seed(0)
     z = paddle.randn([8, s.latent_dim])  # what d_step / g_step draw after paddle.seed(0)
     plain = dataclasses.replace(spec, gradient_penalty=False)  # the adversarial part
@@ -239,12 +305,12 @@ def test_each_loss_with_its_defaults_moves_d_and_g_the_way_their_losses_demand(
     d_before, _, real_before, fake_before = view()
     for _ in range(4):
         paddle.seed(0)
-        d_step(nets, spec, s, runtime, real)
+        d_step(*_args(trainer, batch))
     d_after, g_before, real_after, fake_after = view()
     assert d_after < d_before
     assert real_after - fake_after > real_before - fake_before
     for _ in range(4):
         paddle.seed(0)
-        g_step(nets, spec, s, runtime, real)
+        g_step(*_args(trainer, batch))
     _, g_after, _, fake_moved = view()
     assert g_after < g_before and fake_moved > fake_after

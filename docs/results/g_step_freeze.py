@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 
 from paddle_gan.config import CONFIG_DIR, make_config  # noqa: E402
 from paddle_gan.models import prepare_data  # noqa: E402
-from paddle_gan.perf.benchmark import batch_tensors  # noqa: E402
+from paddle_gan.perf.benchmark import first_batch  # noqa: E402
 from paddle_gan.runtime import setup_runtime, usable_cores  # noqa: E402
 from paddle_gan.stamp import code_commit, describe_machine, machine  # noqa: E402
 from paddle_gan.train import steps  # noqa: E402
@@ -27,15 +27,14 @@ threads = usable_cores()
 setup_runtime("cpu", threads)
 cfg = make_config(dict(dataset="mnist5k", threads=threads), os.path.join(CONFIG_DIR, "quickstart.yaml"))
 trainer = build_trainer(cfg, prepare_data(cfg), "/tmp/g_step_freeze", "cpu")
-real, cond = batch_tensors(trainer)
-args = (trainer.nets, trainer.loss, trainer.settings, trainer.runtime, real, cond)
+args = (trainer.nets, trainer.objective, trainer.runtime, first_batch(trainer))
 frozen = steps.frozen
 
 
 def iteration(freeze: bool) -> None:
     steps.frozen = frozen if freeze else (lambda *layers: contextlib.nullcontext())
     steps.d_step(*args)
-    float(steps.g_step(*args)["g_loss"])
+    float(steps.g_step(*args)[0]["g_loss"])
 
 
 for _ in range(20):

@@ -84,43 +84,36 @@ def _synchronize(tensor: Any) -> None:
 
 
 # --------------------------------------------------------------------------- the bare loop
-def bare_iteration(trainer: Any, real: Any, cond: Any, runtime: Any = None) -> None:
+def bare_iteration(trainer: Any, batch: Any, runtime: Any = None) -> None:
     """k discriminator updates and one generator update: the trainer's own step functions
-    (`paddle_gan.train.steps`) on one batch already in memory, without the loop around them (no
-    seeding, no statistics, no data handling, no logging). `runtime` replaces the trainer's
-    step runtime (the FLOP counter needs the dynamic-graph forwards)."""
+    (`paddle_gan.train.steps`) and objective on one batch already in memory, without the loop
+    around them (no seeding, no statistics, no data handling, no logging). `runtime` replaces
+    the trainer's step runtime (the FLOP counter needs the dynamic-graph forwards)."""
     from paddle_gan.train.steps import d_step, g_step
 
     runtime = runtime or trainer.runtime
-    args = (trainer.nets, trainer.loss, trainer.settings, runtime, real, cond)
+    args = (trainer.nets, trainer.objective, runtime, batch)
     with runtime.context():
         for _ in range(trainer.cfg.k):
             d_step(*args)
-        g_loss = g_step(*args)["g_loss"]
-    _synchronize(g_loss)
+        stats, _ = g_step(*args)
+    _synchronize(stats["g_loss"])
 
 
-def batch_tensors(trainer: Any) -> tuple[Any, Any]:
-    """The first batch of epoch 0 as the model sees it: float32 tensors in G's output range."""
-    import paddle
-
-    from paddle_gan.models import from_unit_range
-
+def first_batch(trainer: Any) -> Any:
+    """The first batch of epoch 0 as the trainer's objective takes it."""
     _, samples, labels = next(iter(trainer.batches.epoch(0)))
-    value_range = getattr(trainer.G, "output_range", (0.0, 1.0))
-    real = paddle.to_tensor(np.ascontiguousarray(
-        from_unit_range(samples, value_range), dtype=np.float32))
-    return real, trainer._cond(labels)
+    return trainer.to_batch(samples, labels)
 
 
-def iteration_flops(trainer: Any, real: Any, cond: Any) -> Any:
+def iteration_flops(trainer: Any, batch: Any) -> Any:
     """FLOPs of one iteration, counted on the dynamic-graph networks (a compiled forward hides
     its layers from forward hooks). Runs one real iteration (it updates the weights)."""
     from paddle_gan.flops import FlopCounter
 
     dynamic = dataclasses.replace(trainer.runtime, g_forward=None, d_forward=None)
     with FlopCounter({"G": trainer.G, "D": trainer.D}) as counter:
-        bare_iteration(trainer, real, cond, dynamic)
+        bare_iteration(trainer, batch, dynamic)
     return counter.report
 
 
@@ -142,7 +135,7 @@ class LoopTiming:
         return float(np.median(self.times))
 
 
-def time_bare(trainer: Any, real: Any, cond: Any, iters: int, warmup: int,
+def time_bare(trainer: Any, batch: Any, iters: int, warmup: int,
               sgemm_n: int) -> LoopTiming:
     """Warm-up, then `iters` timed bare iterations."""
     sgemm = sgemm_gflops(sgemm_n)
@@ -150,12 +143,12 @@ def time_bare(trainer: Any, real: Any, cond: Any, iters: int, warmup: int,
     trainer.G.train()
     trainer.D.train()
     for _ in range(warmup):
-        bare_iteration(trainer, real, cond)
+        bare_iteration(trainer, batch)
     rss = [current_rss_mb()]
     times, cpu = [], []
     for _ in range(iters):
         start, start_cpu = time.perf_counter(), time.process_time()
-        bare_iteration(trainer, real, cond)
+        bare_iteration(trainer, batch)
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
         rss.append(current_rss_mb())
@@ -252,12 +245,12 @@ def benchmark_case(cfg: Any, loops: Sequence[str], iters: int, warmup: int, sgem
     scratch = keep_dir or tempfile.mkdtemp(prefix="paddle_gan_bench_")
     try:
         trainer = build_trainer(cfg, data, os.path.join(scratch, "bare"), _device(cfg))
-        real, cond = batch_tensors(trainer)
-        flops = iteration_flops(trainer, real, cond)
+        batch = first_batch(trainer)
+        flops = iteration_flops(trainer, batch)
         plan = trainer.speed
         timings: dict[str, LoopTiming] = {}
         if "bare" in loops:
-            timings["bare"] = time_bare(trainer, real, cond, iters, warmup, sgemm_n)
+            timings["bare"] = time_bare(trainer, batch, iters, warmup, sgemm_n)
         del trainer
         if "suite" in loops:
             timings["suite"] = time_suite(cfg, data, iters, warmup, sgemm_n,

@@ -2,13 +2,12 @@
 a constant-then-linearly-decaying learning rate (Zhu et al. 2017, section 4 and appendix 7.1).
 
 `CycleGanTrainer` is a GanTrainer whose generator and discriminator are the model's
-GeneratorPair / DiscriminatorPair; its step is built from the pieces of
-`paddle_gan.train.steps` (the D objective with its penalty, the G adversarial objective, the
-update with its histograms and AMP scaling, weight clipping of trainable weights), and it
-replaces the batches (aligned A/B), the optimizers (LR schedulers) and the snapshots. It
-inherits everything else unchanged: the fit loop, checkpoints (with the schedulers' state and
-both image pools), the interrupt and non-finite-loss handling, VisualDL scalars,
-train_log.jsonl and the summary line.
+GeneratorPair / DiscriminatorPair. Its updates are `paddle_gan.train.steps`' d_step and g_step
+with `CycleObjective` (below): the freeze, the weight clipping and the update (histograms, AMP
+scaling) are the steps' own. The trainer supplies its batches (aligned A/B), optimizers (LR
+schedulers) and snapshots through GanTrainer's hooks and inherits everything else unchanged:
+the fit loop, checkpoints (with the schedulers' state and both image pools), the interrupt and
+non-finite-loss handling, VisualDL scalars, train_log.jsonl and the summary line.
 
 One step (batch of real a in A and real b in B, images in [-1, 1]):
   G step (every k-th step; k = 1 as in the paper):
@@ -21,6 +20,7 @@ One step (batch of real a in A and real b in B, images in [-1, 1]):
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -35,11 +35,11 @@ from paddle_gan.distributed import ParallelContext
 from paddle_gan.losses import LossSpec
 from paddle_gan.models.cyclegan import DiscriminatorPair, GeneratorPair
 from paddle_gan.monitor import RunMonitor
-from paddle_gan.train.gan import GanTrainer
+from paddle_gan.train.gan import GanTrainer, detached
 from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.optim import make_optimizer, step_seed
-from paddle_gan.train.steps import (StepRuntime, apply_update, clip_critic, d_objective,
-                                    frozen, g_objective)
+from paddle_gan.train.steps import (Adversaries, StepRuntime, StepSettings, d_objective, d_step,
+                                    g_objective, g_step)
 from paddle_gan.models import from_unit_range
 from paddle_gan.checkpoint import SAMPLES_DIR
 from paddle_gan.viz import cyclegan_rows, save_png
@@ -108,6 +108,77 @@ class CycleSnapshots:
         return path
 
 
+# ----------------------------------------------------------------------------- objective
+@dataclass(frozen=True)
+class CycleBatch:
+    """One step's data: real a in A and real b in B (model range), and the generator that
+    decides this step's image-pool swaps (a function of the seed and the step: exact resume)."""
+
+    real_a: Tensor
+    real_b: Tensor
+    pool_rng: np.random.Generator
+
+
+class CycleObjective:
+    """CycleGAN's objective for `d_step` / `g_step` (nets.G a GeneratorPair, nets.D a
+    DiscriminatorPair); fakes are the pair (G(a), F(b)).
+
+    G's loss: the adversarial loss of both directions + cycle + identity (module docstring).
+    D's loss: D_A on real a against pool_A(F(b)), D_B on real b against pool_B(G(a)), each
+    (penalty included) halved as in the paper.
+
+    Args:
+        loss, settings: the adversarial loss and its numbers, as for one pair.
+        lambda_cyc: weight of the cycle loss. identity_weight: lambda_identity * lambda_cyc.
+        pool_a / pool_b: the history pools of fakes shown to D_A / D_B.
+    """
+
+    def __init__(self, loss: LossSpec, settings: StepSettings, lambda_cyc: float,
+                 identity_weight: float, pool_a: ImagePool, pool_b: ImagePool) -> None:
+        self.loss, self.settings = loss, settings
+        self.lambda_cyc, self.identity_weight = lambda_cyc, identity_weight
+        self.pool_a, self.pool_b = pool_a, pool_b
+
+    @property
+    def clip_bound(self) -> Optional[float]:
+        return self.settings.weight_clip if self.loss.weight_clipping else None
+
+    def fakes(self, nets: Adversaries, runtime: StepRuntime,
+              batch: CycleBatch) -> tuple[Tensor, Tensor]:
+        return nets.G.ab(batch.real_a), nets.G.ba(batch.real_b)  # [N, C, H, W] each
+
+    def g_loss(self, nets: Adversaries, runtime: StepRuntime, batch: CycleBatch
+               ) -> tuple[Tensor, dict[str, Tensor], tuple[Tensor, Tensor]]:
+        G, D, real_a, real_b = nets.G, nets.D, batch.real_a, batch.real_b
+        fake_b, fake_a = self.fakes(nets, runtime, batch)
+        adv_ab = g_objective(self.loss, self.settings, D.b, real_b, fake_b)
+        adv_ba = g_objective(self.loss, self.settings, D.a, real_a, fake_a)
+        cyc_a, cyc_b = cycle_losses(real_a, G.ba(fake_b), real_b, G.ab(fake_a), self.lambda_cyc)
+        total = adv_ab + adv_ba + cyc_a + cyc_b
+        stats = {"g_adv_AtoB": adv_ab, "g_adv_BtoA": adv_ba, "cycle_A": cyc_a, "cycle_B": cyc_b}
+        if self.identity_weight > 0:
+            idt_a, idt_b = identity_losses(real_a, G.ba(real_a), real_b, G.ab(real_b),
+                                           self.identity_weight)
+            total = total + idt_a + idt_b
+            stats.update(identity_A=idt_a, identity_B=idt_b)
+        return total, stats, (fake_b, fake_a)
+
+    def d_loss(self, nets: Adversaries, runtime: StepRuntime, batch: CycleBatch,
+               fakes: tuple[Tensor, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        fake_b, fake_a = fakes
+        pooled_a = self.pool_a.query(fake_a, batch.pool_rng)  # fakes of domain A, for D_A
+        pooled_b = self.pool_b.query(fake_b, batch.pool_rng)
+        loss_a, stats_a = d_objective(self.loss, self.settings, nets.D.a, nets.D.a,
+                                      batch.real_a, pooled_a)
+        loss_b, stats_b = d_objective(self.loss, self.settings, nets.D.b, nets.D.b,
+                                      batch.real_b, pooled_b)
+        loss_a, loss_b = 0.5 * loss_a, 0.5 * loss_b
+        d_loss = loss_a + loss_b
+        return d_loss, {"d_loss": d_loss, "d_loss_A": loss_a, "d_loss_B": loss_b,
+                        "real_score": (stats_a["real_score"] + stats_b["real_score"]) / 2.0,
+                        "fake_score": (stats_a["fake_score"] + stats_b["fake_score"]) / 2.0}
+
+
 # ----------------------------------------------------------------------------- trainer
 class CycleGanTrainer(GanTrainer):
     """Trains a GeneratorPair / DiscriminatorPair on UnpairedData.
@@ -137,20 +208,31 @@ class CycleGanTrainer(GanTrainer):
                             f"--data-dir DIR, or mnist_style), not {cfg.dataset!r}")
         super().__init__(cfg, loss, generator, discriminator, data, run_dir, monitor, runtime,
                          parallel)
-        self.batches = UnpairedBatches(data, cfg.batch_size, cfg.seed)
-        self.sched_g = make_scheduler(cfg, cfg.lr_g)
-        self.sched_d = make_scheduler(cfg, cfg.lr_d)
-        self.opt_g = make_optimizer(cfg, generator.parameters(), self.sched_g)
-        self.opt_d = make_optimizer(cfg, discriminator.parameters(), self.sched_d)
-        shape = tuple(data.samples.shape[1:])
-        self.pool_a = ImagePool(cfg.pool_size, shape)  # fakes F(b) shown to D_A
-        self.pool_b = ImagePool(cfg.pool_size, shape)  # fakes G(a) shown to D_B
-        self.identity_weight = cfg.lambda_identity * cfg.lambda_cyc
-        rng = np.random.default_rng([cfg.seed, 424242])
+
+    # ----------------------------------------------------------------- GanTrainer's hooks
+    def make_batches(self) -> UnpairedBatches:
+        return UnpairedBatches(self.data, self.cfg.batch_size, self.cfg.seed)
+
+    def make_optimizers(self) -> tuple[Any, Any]:
+        self.sched_g = make_scheduler(self.cfg, self.cfg.lr_g)
+        self.sched_d = make_scheduler(self.cfg, self.cfg.lr_d)
+        return (make_optimizer(self.cfg, self.G.parameters(), self.sched_g),
+                make_optimizer(self.cfg, self.D.parameters(), self.sched_d))
+
+    def make_snapshots(self) -> CycleSnapshots:
+        rng = np.random.default_rng([self.cfg.seed, 424242])
         self.fixed_images = tuple(
             x[np.sort(rng.choice(len(x), min(SNAPSHOT_COUNT, len(x)), replace=False))]
-            for x in (data.samples, data.samples_b))  # the snapshot rows' images
-        self._snapshot = CycleSnapshots(run_dir, *self.fixed_images)
+            for x in (self.data.samples, self.data.samples_b))  # the snapshot rows' images
+        return CycleSnapshots(self.run_dir, *self.fixed_images)
+
+    def make_objective(self) -> CycleObjective:
+        shape = tuple(self.data.samples.shape[1:])
+        self.pool_a = ImagePool(self.cfg.pool_size, shape)  # fakes F(b) shown to D_A
+        self.pool_b = ImagePool(self.cfg.pool_size, shape)  # fakes G(a) shown to D_B
+        return CycleObjective(self.loss, self.settings, self.cfg.lambda_cyc,
+                              self.cfg.lambda_identity * self.cfg.lambda_cyc,
+                              self.pool_a, self.pool_b)
 
     # ----------------------------------------------------------------- state
     def total_epochs(self) -> int:
@@ -160,70 +242,39 @@ class CycleGanTrainer(GanTrainer):
         return {"G": self.G, "D": self.D, "pool_A": self.pool_a, "pool_B": self.pool_b}
 
     # ----------------------------------------------------------------- pieces
-    def _to_model_range(self, images: np.ndarray) -> Tensor:
-        return paddle.to_tensor(from_unit_range(images, self.G.output_range).astype(np.float32))
-
     def _update_lr(self) -> None:
         """Set both schedulers to the current epoch (a pure function of the position)."""
         for scheduler in (self.sched_g, self.sched_d):
             if scheduler.last_epoch != self.position.epoch:
                 scheduler.step(epoch=self.position.epoch)
 
-    def g_step(self, real_a: Tensor, real_b: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
-        """One update of both generators; returns (stats, G(a), F(b))."""
-        G, D, settings = self.G, self.D, self.settings
-        with frozen(D):  # no gradients for the discriminators' weights
-            fake_b = G.ab(real_a)  # [N, C, H, W]
-            fake_a = G.ba(real_b)
-            adv_ab = g_objective(self.loss, settings, D.b, real_b, fake_b)
-            adv_ba = g_objective(self.loss, settings, D.a, real_a, fake_a)
-            cyc_a, cyc_b = cycle_losses(real_a, G.ba(fake_b), real_b, G.ab(fake_a),
-                                        self.cfg.lambda_cyc)
-            total = adv_ab + adv_ba + cyc_a + cyc_b
-            stats = {"g_adv_AtoB": adv_ab, "g_adv_BtoA": adv_ba, "cycle_A": cyc_a,
-                     "cycle_B": cyc_b}
-            if self.identity_weight > 0:
-                idt_a, idt_b = identity_losses(real_a, G.ba(real_a), real_b, G.ab(real_b),
-                                               self.identity_weight)
-                total = total + idt_a + idt_b
-                stats.update(identity_A=idt_a, identity_B=idt_b)
-            apply_update(total, self.opt_g, G, "G", self.runtime, self._grad_hook(self.cfg.k))
-        self.opt_d.clear_grad()  # any gradient D still received (a compiled D) is discarded
-        stats["g_loss"] = total
-        return stats, fake_b.detach(), fake_a.detach()
-
-    def cycle_d_step(self, real_a: Tensor, real_b: Tensor, fake_a: Tensor, fake_b: Tensor
-                     ) -> dict[str, Tensor]:
-        """One update of both discriminators on real images and pooled fakes, each objective
-        (penalty included) halved as in the paper."""
-        rng = np.random.default_rng([self.cfg.seed, self.position.step, 17])
-        pooled_a = self.pool_a.query(fake_a, rng)
-        pooled_b = self.pool_b.query(fake_b, rng)
-        if self.loss.weight_clipping:
-            clip_critic(self.D, self.settings.weight_clip)
-        loss_a, stats_a = d_objective(self.loss, self.settings, self.D.a, self.D.a, real_a, pooled_a)
-        loss_b, stats_b = d_objective(self.loss, self.settings, self.D.b, self.D.b, real_b, pooled_b)
-        loss_a, loss_b = 0.5 * loss_a, 0.5 * loss_b
-        d_loss = loss_a + loss_b
-        apply_update(d_loss, self.opt_d, self.D, "D", self.runtime, self._grad_hook(1))
-        return {"d_loss": d_loss, "d_loss_A": loss_a, "d_loss_B": loss_b,
-                "real_score": (stats_a["real_score"] + stats_b["real_score"]) / 2.0,
-                "fake_score": (stats_a["fake_score"] + stats_b["fake_score"]) / 2.0}
+    def to_batch(self, samples: tuple[np.ndarray, np.ndarray], labels: Any = None) -> CycleBatch:
+        """An (A, B) batch of [0, 1] images in the model's range, with this step's pool draws."""
+        real_a, real_b = (
+            paddle.to_tensor(from_unit_range(x, self.G.output_range).astype(np.float32))
+            for x in samples)
+        return CycleBatch(real_a, real_b,
+                          np.random.default_rng([self.cfg.seed, self.position.step, 17]))
 
     def train_step(self, samples: tuple[np.ndarray, np.ndarray],
                    labels: Any = None) -> dict[str, Union[Tensor, float]]:
-        """G step (every k-th step) then D step, on one (A, B) batch of [0, 1] images."""
+        """G step (every k-th step) then D step on G's fakes (or fresh ones), on one (A, B)
+        batch of [0, 1] images."""
         paddle.seed(step_seed(self.cfg.seed, self.position.step))
         self._update_lr()
-        real_a, real_b = (self._to_model_range(x) for x in samples)
-        with self.runtime.context():
+        batch = self.to_batch(samples)
+        nets, objective, runtime = self.nets, self.objective, self.runtime
+        fakes = None
+        with runtime.context():
             if self.is_g_step():
-                self._last_g, fake_b, fake_a = self.g_step(real_a, real_b)
-            else:
-                with paddle.no_grad():
-                    fake_b, fake_a = self.G.ab(real_a), self.G.ba(real_b)
+                window = self.schedule.window(self.position.step)
+                g_stats, fakes = g_step(nets, objective, runtime, batch,
+                                        on_grads=self._grad_hook(window))
+                self._last_g = detached(g_stats)
             stats: dict[str, Union[Tensor, float]] = dict(
-                self.cycle_d_step(real_a, real_b, fake_a, fake_b))
+                d_step(nets, objective, runtime, batch, fakes=fakes,
+                       on_grads=self._grad_hook(1)))
+        stats = detached(stats)
         stats.update(self._last_g)
         stats["lr_g"] = float(self.sched_g.last_lr)
         return stats

@@ -10,7 +10,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -34,8 +34,8 @@ from paddle_gan.train.optim import make_optimizer, step_seed
 from paddle_gan.train.schedule import CriticSchedule, lr_factor
 from paddle_gan.train.snapshots import make_snapshot_writer
 from paddle_gan.models import fixed_latents, from_unit_range, to_unit_range
-from paddle_gan.train.steps import (Adversaries, GradHook, StepRuntime, StepSettings, d_step,
-                                    g_step)
+from paddle_gan.train.steps import (Adversaries, Batch, GradHook, PairObjective, StepRuntime,
+                                    StepSettings, d_step, g_step)
 
 INTERRUPT_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: what a non-finite loss or weight usually means (the tutorial hit log(0) at the start)
@@ -52,16 +52,6 @@ class Position:
     epoch: int = 0
     batch: int = 0
     train_seconds: float = 0.0  # wall time spent in training steps (not evaluation, not I/O)
-
-
-@dataclass
-class StepStats:
-    """Tensors of the latest step; turned into floats only when logged (no per-step host sync)."""
-
-    values: dict[str, paddle.Tensor] = field(default_factory=dict)
-
-    def floats(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.values.items()}
 
 
 def detached(values: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
@@ -107,11 +97,11 @@ class GanTrainer:
         self.runtime = runtime or StepRuntime()
         self.parallel = parallel or ParallelContext()
         self.num_classes = data.num_classes if cfg.conditional else 0
-        self.batches = self.parallel.shard_batches(EpochBatches(data, cfg.batch_size, cfg.seed))
-        self.opt_g = make_optimizer(cfg, generator.parameters(), cfg.lr_g)
-        self.opt_d = make_optimizer(cfg, discriminator.parameters(), cfg.lr_d)
+        self.batches = self.make_batches()
+        self.opt_g, self.opt_d = self.make_optimizers()
         self.settings = StepSettings.from_config(cfg, discriminator,
                                                  getattr(generator, "latent_dim", None))
+        self.objective = self.make_objective()
         self.schedule = CriticSchedule.from_config(cfg)
         self.average = (GeneratorAverage(generator, g_average, cfg.g_ema)
                         if cfg.g_ema and g_average is not None else None)
@@ -120,7 +110,7 @@ class GanTrainer:
         self.resumed_from: Optional[str] = None  # never pruned
         self.writes_files = self.parallel.is_writer  # only rank 0 of a data-parallel run writes
         self.monitor = monitor if self.writes_files else NullMonitor()
-        self._snapshot = make_snapshot_writer(run_dir, data.samples.ndim, self.num_classes)
+        self._snapshot = self.make_snapshots()
         self._interrupt: Optional[int] = None
         self._last_g: dict[str, paddle.Tensor] = {}
         # callables(trainer) run after every step: data-parallel buffer sync first, then (rank 0)
@@ -134,6 +124,25 @@ class GanTrainer:
                 self.step_callbacks.append(on_step)
             if self.histograms is not None:
                 self.step_callbacks.append(self.histograms.on_step)
+
+    # ----------------------------------------------------------------- hooks (CycleGAN's own)
+    def make_batches(self) -> Any:
+        """The run's batches: shuffled epochs of the data, this process's share of each."""
+        return self.parallel.shard_batches(EpochBatches(self.data, self.cfg.batch_size,
+                                                        self.cfg.seed))
+
+    def make_optimizers(self) -> tuple[Any, Any]:
+        """G's and D's optimizers."""
+        return (make_optimizer(self.cfg, self.G.parameters(), self.cfg.lr_g),
+                make_optimizer(self.cfg, self.D.parameters(), self.cfg.lr_d))
+
+    def make_snapshots(self) -> Any:
+        """What draws samples/<tag>.png (and the VisualDL image) from the trainer."""
+        return make_snapshot_writer(self.run_dir, self.data.samples.ndim, self.num_classes)
+
+    def make_objective(self) -> Any:
+        """What this trainer's steps optimise."""
+        return PairObjective(self.loss, self.settings)
 
     # ----------------------------------------------------------------- state
     @property
@@ -245,19 +254,25 @@ class GanTrainer:
         self.opt_g.set_lr(self.cfg.lr_g * factor)
         self.opt_d.set_lr(self.cfg.lr_d * factor)
 
+    def to_batch(self, samples: np.ndarray, labels: Optional[np.ndarray]) -> Batch:
+        """A batch of [0, 1] data as the objective takes it: tensors in G's output range."""
+        value_range = getattr(self.G, "output_range", (0.0, 1.0))
+        real = paddle.to_tensor(from_unit_range(samples, value_range).astype(np.float32))
+        return Batch(real, self._cond(labels))
+
     def train_step(self, samples: np.ndarray, labels: Optional[np.ndarray]) -> dict[str, paddle.Tensor]:
         """D step on this batch, plus a G step when the schedule says so."""
         paddle.seed(step_seed(self.cfg.seed, self.position.step))
         self.set_learning_rates()
-        value_range = getattr(self.G, "output_range", (0.0, 1.0))
-        real = paddle.to_tensor(from_unit_range(samples, value_range).astype(np.float32))
-        cond = self._cond(labels)
-        nets, args = self.nets, (self.loss, self.settings, self.runtime, real, cond)
-        with self.runtime.context():
-            stats = d_step(nets, *args, on_grads=self._grad_hook(1))
+        batch = self.to_batch(samples, labels)
+        nets, objective, runtime = self.nets, self.objective, self.runtime
+        with runtime.context():
+            stats = d_step(nets, objective, runtime, batch, on_grads=self._grad_hook(1))
             if self.is_g_step():
                 window = self.schedule.window(self.position.step)
-                self._last_g = detached(g_step(nets, *args, on_grads=self._grad_hook(window)))
+                g_stats, _ = g_step(nets, objective, runtime, batch,
+                                    on_grads=self._grad_hook(window))
+                self._last_g = detached(g_stats)
                 if self.average is not None:
                     self.average.update()
         stats.update(self._last_g)

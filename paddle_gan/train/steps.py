@@ -1,24 +1,28 @@
 """The suite's one discriminator step and one generator step.
 
-Every trainer (images, 2-D points, CycleGAN) and the benchmark's bare loop call these functions;
-nothing else in the package computes a GAN update. A step is a pure function of
+Every trainer (images, 2-D points, CycleGAN) and the benchmark's bare loop call `d_step` and
+`g_step`; nothing else in the package freezes D, clips a critic or applies an update. A step is a
+function of
 
-- the networks and their optimizers (`Adversaries`),
-- the objective (`LossSpec`: losses, score, clipping or penalty) and the config's numbers
-  (`StepSettings`),
+- the networks and their optimizers (`Adversaries`; for CycleGAN a pair of each),
+- the *objective*: what the update optimises on a batch (`Objective`). `PairObjective` is one
+  generator against one discriminator with a `LossSpec` (losses, score, clipping or penalty)
+  and the config's numbers (`StepSettings`); CycleGAN's objective (both directions, cycle and
+  identity terms, image pools, the halved D loss) lives with its trainer,
 - a `StepRuntime`: the forwards to call (the networks themselves, compiled programs or
   data-parallel wrappers), the context a step runs in (autocast, the oneDNN flag), the AMP loss
   scalers and this process's share of a batch,
 
-and returns the tensors a trainer logs. The pieces (`d_objective`, `g_objective`,
-`apply_update`, `clip_critic`) are public so that a model with more than one pair of networks
-(CycleGAN) builds its step from the same parts.
+and returns the tensors a trainer logs. What the steps guarantee for every objective (tested in
+tests/test_steps.py): a G step leaves D's weights, gradients and optimizer state as they were (D's
+batch-norm running statistics do move: a train-mode pass through D updates them); a D step leaves
+G's; under weight clipping the critic is clipped before each of its updates.
 """
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterator, Mapping, Optional
+from typing import Any, Callable, ContextManager, Iterator, Mapping, Optional, Protocol
 
 import paddle
 import paddle.nn as nn
@@ -208,36 +212,102 @@ def clip_critic(discriminator: nn.Layer, bound: float) -> None:
     clip_weights([p for p in discriminator.parameters() if p.trainable], bound)
 
 
-def d_step(nets: Adversaries, loss: LossSpec, settings: StepSettings, runtime: StepRuntime,
-           real: Tensor, cond: Optional[Tensor] = None,
-           on_grads: Optional[GradHook] = None) -> dict[str, Tensor]:
-    """One discriminator (critic) update on a real batch and fresh, detached fakes.
+@dataclass(frozen=True)
+class Batch:
+    """One step's real data for a `PairObjective`: images (or points) in G's output range and
+    the one-hot condition of a conditional run."""
+
+    real: Tensor
+    cond: Optional[Tensor] = None
+
+
+class Objective(Protocol):
+    """What a GAN update optimises; `d_step` and `g_step` do the rest (freeze, clip, update).
+
+    clip_bound: WGAN's weight-clipping bound, applied to D before every D update (None: none).
+    fakes: detached fakes for a D step that follows no G step (called under `no_grad`).
+    d_loss: D's loss on the batch and those fakes, and the values to log (`d_loss` among them).
+    g_loss: G's loss on fresh fakes carrying G's graph, the values to log, and the fakes (for an
+        objective whose D step reuses them, as CycleGAN's image pools do).
+    """
+
+    clip_bound: Optional[float]
+
+    def fakes(self, nets: Adversaries, runtime: StepRuntime, batch: Any) -> Any: ...
+
+    def d_loss(self, nets: Adversaries, runtime: StepRuntime, batch: Any,
+               fakes: Any) -> tuple[Tensor, dict[str, Tensor]]: ...
+
+    def g_loss(self, nets: Adversaries, runtime: StepRuntime,
+               batch: Any) -> tuple[Tensor, dict[str, Tensor], Any]: ...
+
+
+@dataclass(frozen=True)
+class PairObjective:
+    """One generator against one discriminator under a `LossSpec` (every model but CycleGAN).
+
+    The batch is a `Batch`; G and D are called as the runtime says (compiled or data-parallel
+    forwards), the gradient penalty always differentiates D's own dynamic forward.
+    """
+
+    loss: LossSpec
+    settings: StepSettings
+
+    @property
+    def clip_bound(self) -> Optional[float]:
+        return self.settings.weight_clip if self.loss.weight_clipping else None
+
+    def fakes(self, nets: Adversaries, runtime: StepRuntime, batch: Batch) -> Tensor:
+        g = runtime.g_forward or nets.G
+        return g(latents(batch.real.shape[0], self.settings, runtime), batch.cond)
+
+    def d_loss(self, nets: Adversaries, runtime: StepRuntime, batch: Batch,
+               fakes: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        return d_objective(self.loss, self.settings, runtime.d_forward or nets.D, nets.D,
+                           batch.real, fakes, batch.cond)
+
+    def g_loss(self, nets: Adversaries, runtime: StepRuntime,
+               batch: Batch) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        fake = self.fakes(nets, runtime, batch)
+        value = g_objective(self.loss, self.settings, runtime.d_forward or nets.D, batch.real,
+                            fake, batch.cond)
+        return value, {}, fake
+
+
+def d_step(nets: Adversaries, objective: Objective, runtime: StepRuntime, batch: Any,
+           fakes: Any = None, on_grads: Optional[GradHook] = None) -> dict[str, Tensor]:
+    """One discriminator (critic) update on a batch and detached fakes (`fakes`, or fresh ones
+    from `objective.fakes`).
 
     Under weight clipping the critic's weights are clipped *before* the update, as the WGAN
     reference code does, so no critic step ever starts from unclipped weights.
     """
-    g = runtime.g_forward or nets.G
-    d = runtime.d_forward or nets.D
-    if loss.weight_clipping:
-        clip_critic(nets.D, settings.weight_clip)
-    with paddle.no_grad():
-        fake = g(latents(real.shape[0], settings, runtime), cond)
-    d_loss, stats = d_objective(loss, settings, d, nets.D, real, fake, cond)
+    if objective.clip_bound is not None:
+        clip_critic(nets.D, objective.clip_bound)
+    if fakes is None:
+        with paddle.no_grad():
+            fakes = objective.fakes(nets, runtime, batch)
+    d_loss, stats = objective.d_loss(nets, runtime, batch, fakes)
     apply_update(d_loss, nets.opt_d, nets.D, "D", runtime, on_grads)
     return stats
 
 
-def g_step(nets: Adversaries, loss: LossSpec, settings: StepSettings, runtime: StepRuntime,
-           real: Tensor, cond: Optional[Tensor] = None,
-           on_grads: Optional[GradHook] = None) -> dict[str, Tensor]:
-    """One generator update on fresh fakes. D's weights and optimizer state are left as they
-    are: D is frozen for the pass, and any gradient it still receives (a compiled D may not see
-    the freeze) is discarded."""
-    g = runtime.g_forward or nets.G
-    d = runtime.d_forward or nets.D
+def g_step(nets: Adversaries, objective: Objective, runtime: StepRuntime, batch: Any,
+           on_grads: Optional[GradHook] = None) -> tuple[dict[str, Tensor], Any]:
+    """One generator update on fresh fakes; returns (the values to log, the fakes detached).
+
+    D is frozen for the pass (`frozen`): its weights take no gradient, so its weights,
+    gradients and optimizer state are as they were (its batch-norm statistics move with the
+    train-mode forward, as in the tutorial).
+    """
     with frozen(nets.D):
-        fake = g(latents(real.shape[0], settings, runtime), cond)
-        g_loss = g_objective(loss, settings, d, real, fake, cond)
+        g_loss, stats, fakes = objective.g_loss(nets, runtime, batch)
         apply_update(g_loss, nets.opt_g, nets.G, "G", runtime, on_grads)
-    nets.opt_d.clear_grad()
-    return {"g_loss": g_loss}
+    return {**stats, "g_loss": g_loss}, detach_all(fakes)
+
+
+def detach_all(value: Any) -> Any:
+    """A tensor, or a tuple of tensors, without its autograd history."""
+    if isinstance(value, tuple):
+        return tuple(detach_all(v) for v in value)
+    return value.detach() if isinstance(value, Tensor) else value
