@@ -132,8 +132,8 @@ class TrainConfig:
                                      "gradients every N steps (0 = off)")
     # speed
     onednn: Optional[bool] = _opt(None, "CPU: run the Conv2D layers on oneDNN kernels (default: "
-                                        "on when they cost >= 10 MFLOP per sample, e.g. the seed "
-                                        "model at width >= 12)")
+                                        "on when they cost >= 50 MFLOP per batch, e.g. the "
+                                        "quickstart and the seed model at batch 64)")
     to_static: bool = _opt(False, "compile G's and D's forwards with paddle.jit.to_static")
     amp: bool = _opt(False, "mixed precision: float16 autocast + loss scaling (GPU; Paddle's CPU "
                             "build has none, so on CPU it is reported and ignored)")

@@ -100,7 +100,7 @@ class LossSpec:
     d_loss: Callable[..., Tensor]
     g_loss: Callable[[Tensor], Tensor]
     score: Callable[[Tensor], Tensor]
-    weight_clipping: bool = False  # clip the critic's weights after each critic step
+    weight_clipping: bool = False  # clip the critic's weights before each critic step
     gradient_penalty: bool = False  # add lambda * gradient_penalty to the critic's loss
     summary: str = ""
     #: the paper's / tutorial's settings: config keys left unset are filled from here

@@ -2,7 +2,8 @@ import numpy as np
 import paddle
 import pytest
 
-from paddle_gan.blocks import ConvBN, Mish, ResidualBlock, flatten_batch, make_activation, one_hot
+from paddle_gan.blocks import (Conv2D, Conv2DTranspose, ConvBN, Mish, ResidualBlock, add_channel_bias,
+                               flatten_batch, make_activation, one_hot)
 
 
 def test_convbn_same_and_valid_shapes():
@@ -66,3 +67,50 @@ def test_up_conv_bn_shapes_and_bias(norm):
     assert UpConvBN(4, 2, 4, 2, 1)(paddle.ones([2, 4, 7, 7])).shape == [2, 2, 14, 14]
     assert UpConvBN(4, 2, 7, 1, 0)(paddle.ones([2, 4, 1, 1])).shape == [2, 2, 7, 7]
     assert (block.conv.bias is not None) == (norm == "none")  # a norm's shift replaces the bias
+
+
+def _forward_and_grads(layer, x, upstream):
+    x = x.detach()
+    x.stop_gradient = False
+    layer.clear_gradients()
+    out = layer(x)
+    (out * upstream).sum().backward()
+    return out.numpy(), x.grad.numpy(), [p.grad.numpy() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("kind, args, shape", [
+    ("conv", dict(in_channels=3, out_channels=5, kernel_size=4, stride=2, padding=1), [6, 3, 12, 12]),
+    ("conv", dict(in_channels=4, out_channels=8, kernel_size=5, padding="same"), [4, 4, 9, 9]),
+    ("transpose", dict(in_channels=6, out_channels=4, kernel_size=4, stride=2, padding=1), [5, 6, 7, 7]),
+    ("transpose", dict(in_channels=8, out_channels=3, kernel_size=4, stride=1, padding=0), [3, 8, 4, 4]),
+])
+def test_fast_bias_convolutions_compute_paddle_s_numbers_bit_for_bit(kind, args, shape):
+    """blocks.Conv2D / Conv2DTranspose add their bias as [N, C, H*W] + [C, 1]: the output and
+    the gradients of input, weight and bias are exactly those of Paddle's own layers."""
+    ours_type, theirs_type = ((Conv2D, paddle.nn.Conv2D) if kind == "conv"
+                              else (Conv2DTranspose, paddle.nn.Conv2DTranspose))
+    paddle.seed(0)
+    ours = ours_type(**args)
+    theirs = theirs_type(**args)
+    theirs.set_state_dict(ours.state_dict())
+    with paddle.no_grad():  # a bias that is not zero
+        ours.bias.set_value(paddle.randn(ours.bias.shape))
+        theirs.bias.set_value(ours.bias)
+    rng = np.random.default_rng(1)
+    x = paddle.to_tensor(rng.normal(size=shape).astype(np.float32))
+    out_shape = theirs(x).shape
+    upstream = paddle.to_tensor(rng.normal(size=out_shape).astype(np.float32))
+    a, b = _forward_and_grads(ours, x, upstream), _forward_and_grads(theirs, x, upstream)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    for mine, paddles in zip(a[2], b[2]):
+        np.testing.assert_array_equal(mine, paddles)
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+
+
+def test_add_channel_bias_adds_each_channel_s_value():
+    x = paddle.zeros([2, 3, 2, 2])
+    out = add_channel_bias(x, paddle.to_tensor([1.0, 2.0, 3.0])).numpy()
+    assert out.shape == (2, 3, 2, 2)
+    np.testing.assert_array_equal(out[:, :, 0, 0], [[1, 2, 3], [1, 2, 3]])
+    assert np.all(out == out[:, :, :1, :1])

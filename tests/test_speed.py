@@ -124,17 +124,19 @@ def test_amp_on_cpu_is_reported_and_training_stays_float32(make_tiny_config):
 
 class _Cfg:
     def __init__(self, **values):
-        self.__dict__.update(dict(to_static=False, onednn=None, amp=False, latent_dim=100),
-                             **values)
+        self.__dict__.update(dict(to_static=False, onednn=None, amp=False, latent_dim=100,
+                                  batch_size=8), **values)
 
 
 def test_plan_speed_choices():
     small, large = PixelShuffleGenerator(8), PixelShuffleGenerator(64)
     D = StridedDiscriminator(8)
-    # auto: oneDNN for a generator costly enough (width 64: ~0.3 GFLOP per image), not width 8
+    # auto: oneDNN once the convolutions of a batch cost 50 MFLOP (width 64: ~0.3 GFLOP per
+    # image; width 8: ~5 MFLOP per image, so on at batch 64 and off at batch 8)
     auto = plan_speed(_Cfg(), "cpu", large, D)
     assert auto.onednn and auto.onednn_d and not auto.compile and "auto" in auto.notes[0]
     assert not plan_speed(_Cfg(), "cpu", small, D).onednn
+    assert plan_speed(_Cfg(batch_size=64), "cpu", small, D).onednn
     assert not plan_speed(_Cfg(onednn=False), "cpu", large, D).onednn
     # asked for explicitly, whatever the size; D keeps dynamic convolutions under a penalty
     assert plan_speed(_Cfg(onednn=True), "cpu", small, D).onednn

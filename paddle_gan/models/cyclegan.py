@@ -16,7 +16,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import ConvBN, ResidualBlock, UpConvBN
+from paddle_gan.blocks import Conv2D, ConvBN, ResidualBlock, UpConvBN
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -54,7 +54,7 @@ class ResnetGenerator(nn.Layer):
         self.blocks = nn.Sequential(*[ResidualBlock(4 * width, norm) for _ in range(n_blocks)])
         self.up = nn.Sequential(up_stage(4 * width, 2 * width, norm),
                                 up_stage(2 * width, width, norm))
-        self.head = nn.Sequential(nn.Pad2D(3, mode="reflect"), nn.Conv2D(width, out_channels, 7),
+        self.head = nn.Sequential(nn.Pad2D(3, mode="reflect"), Conv2D(width, out_channels, 7),
                                   nn.Tanh())
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
@@ -91,7 +91,7 @@ class PatchDiscriminator(nn.Layer):
             channels = out
         out = width * min(2 ** n_layers, 8)
         layers.append(ConvBN(channels, out, 4, stride=1, padding=1, norm=norm))
-        layers.append(nn.Conv2D(out, 1, 4, stride=1, padding=1))
+        layers.append(Conv2D(out, 1, 4, stride=1, padding=1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:

@@ -23,8 +23,8 @@ from typing import Any, Optional
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import (ConvBN, UpConvBN, append_condition_maps, flatten_batch,
-                               make_activation, make_norm2d)
+from paddle_gan.blocks import (ConvBN, Conv2DTranspose, UpConvBN, append_condition_maps,
+                               flatten_batch, make_activation, make_norm2d)
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 BASE_SIZE = 4  # side of the generator's first feature map; D stops at this side or below
@@ -92,7 +92,7 @@ class DCGANGenerator(nn.Layer):
             out_ch = channels if last else in_ch // 2
             kernel, stride, pad = (4, 1, 0) if (valid_first and index == 0) else (4, 2, 1)
             if last:  # no BN on the output layer, as the seed and the DCGAN paper say
-                layers += [nn.Conv2DTranspose(in_ch, out_ch, kernel, stride=stride, padding=pad),
+                layers += [Conv2DTranspose(in_ch, out_ch, kernel, stride=stride, padding=pad),
                            nn.Tanh()]
             else:
                 layers.append(UpConvBN(in_ch, out_ch, kernel, stride, pad, act=act, norm="batch"))

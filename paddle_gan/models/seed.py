@@ -17,7 +17,7 @@ from typing import Any, Optional
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import ConvBN, append_condition_maps, flatten_batch
+from paddle_gan.blocks import Conv2D, ConvBN, append_condition_maps, flatten_batch
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 SEED_LATENT_DIM = 100  # becomes a 1x10x10 map
@@ -54,7 +54,7 @@ class PixelShuffleGenerator(nn.Layer):
             ConvBN(width, width * 16, 3, act=act),
             nn.PixelShuffle(4),
             ConvBN(width, width, 5, padding="same", act=act),
-            nn.Conv2D(width, channels, 5, padding="same"),  # no BN on the output layer
+            Conv2D(width, channels, 5, padding="same"),  # no BN on the output layer
             nn.Sigmoid(),
         )
 
@@ -93,7 +93,7 @@ class StridedDiscriminator(nn.Layer):
             ConvBN(channels + num_classes, half, 5, stride=2, norm=norm, act=act),
             ConvBN(half, width, 5, stride=2, norm=norm, act=act),
             ConvBN(width, width, 5, stride=2, norm=norm, act=act),
-            nn.Conv2D(width, 1, 1),
+            Conv2D(width, 1, 1),
         )
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:

@@ -44,11 +44,13 @@ import paddle.nn as nn
 from paddle_gan.train.steps import StepRuntime
 
 ONEDNN_FLAG = "FLAGS_use_onednn"
-#: below this many convolution FLOPs per sample (seed model: width < 12) oneDNN's per-call
-#: overhead and its one-off program builds (~1.3 s) outweigh its faster kernels for all but long
-#: runs: measured 2x faster per step from width 16 up, 1.1x at width 8, 0.6x at width 4
-#: (docs/speed.md)
-ONEDNN_MIN_FLOPS_PER_SAMPLE = 10e6
+#: below this many convolution FLOPs per batch (forward, G and D) oneDNN's per-call overhead
+#: and its one-off program builds (~0.1 s a layer) outweigh its faster kernels. Measured in one
+#: run each, alternating, 2-core AMD EPYC (AVX2), bias adds as `blocks.add_channel_bias`
+#: (docs/speed.md): the quickstart (2.5 MFLOP per sample x 32 = 80 per batch) 0.86x the time
+#: per step with oneDNN on; the seed model at width 4, batch 64 (88 per batch) 0.62x; at width
+#: 8, batch 64 (320) 0.40x; at width 4, batch 8 (11 per batch) 1.5x (slower)
+ONEDNN_MIN_FLOPS_PER_BATCH = 50e6
 AMP_CPU_NOTE = ("amp: Paddle's CPU build has no automatic mixed precision (auto_cast leaves "
                 "ops in float32 and GradScaler only acts on GPU/XPU); training in float32")
 
@@ -124,8 +126,8 @@ def plan_speed(cfg: Any, device: str, generator: nn.Layer, discriminator: nn.Lay
     """Decide the speed options for a run.
 
     `cfg.onednn` None (auto) turns oneDNN convolutions on, on CPU, when the `Conv2D` layers of G
-    and D cost at least ONEDNN_MIN_FLOPS_PER_SAMPLE per sample (below that oneDNN's per-call
-    overhead outweighs its faster kernels). D's convolutions stay dynamic under a gradient
+    and D cost at least ONEDNN_MIN_FLOPS_PER_BATCH per batch of `cfg.batch_size` (below that
+    oneDNN's per-call overhead outweighs its faster kernels). D's convolutions stay dynamic under a gradient
     penalty. Both compiled paths need the standard GanTrainer steps (a model with its own
     trainer keeps its dynamic forwards); whole-forward `to_static` is off with oneDNN and under
     data parallel.
@@ -153,10 +155,11 @@ def plan_speed(cfg: Any, device: str, generator: nn.Layer, discriminator: nn.Lay
     elif choice is None:
         flops = conv_flops_per_sample(generator, discriminator, latent_dim or cfg.latent_dim,
                                       num_classes)
-        if flops >= ONEDNN_MIN_FLOPS_PER_SAMPLE:
+        per_batch = flops * cfg.batch_size
+        if per_batch >= ONEDNN_MIN_FLOPS_PER_BATCH:
             plan.onednn_g, plan.onednn_d = g_convs, d_convs
-            plan.notes.append(f"onednn: on (auto: convolutions cost {flops / 1e6:.0f} MFLOP per "
-                              f"sample; --no-onednn uses Paddle's own)")
+            plan.notes.append(f"onednn: on (auto: convolutions cost {per_batch / 1e6:.0f} MFLOP "
+                              f"per batch; --no-onednn uses Paddle's own)")
     elif choice:
         plan.onednn_g, plan.onednn_d = g_convs, d_convs
     if want_static:
