@@ -66,13 +66,21 @@ class Conv2D(nn.Conv2D):
     """`paddle.nn.Conv2D` (same arguments, parameters and state dict) whose bias is added by
     `add_channel_bias`: the same numbers, faster on the CPU."""
 
+    @property
+    def fast_bias(self) -> bool:
+        """Whether `forward` is `convolve` followed by `add_channel_bias`."""
+        return _fast_bias(self)
+
+    def convolve(self, x: paddle.Tensor) -> paddle.Tensor:
+        """The convolution without its bias."""
+        return F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
+                        dilation=self._dilation, groups=self._groups,
+                        data_format=self._data_format)  # [N, out, H', W']
+
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        if not _fast_bias(self):
+        if not self.fast_bias:
             return super().forward(x)
-        out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
-                       dilation=self._dilation, groups=self._groups,
-                       data_format=self._data_format)  # [N, out, H', W']
-        return add_channel_bias(out, self.bias)
+        return add_channel_bias(self.convolve(x), self.bias)  # [N, out, H', W']
 
 
 class Conv2DTranspose(nn.Conv2DTranspose):

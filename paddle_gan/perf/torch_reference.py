@@ -376,3 +376,74 @@ def alternate(ours: Callable[[], None], theirs: Callable[[], None], rounds: int,
                 fn()
             out.append((time.perf_counter() - start) / per_round)
     return times
+
+
+# ----------------------------------------------------------------------------- the rows
+#: the rows `tools/benchmark.py --reference torch` measures: (name, config file under
+#: paddle_gan/configs or None, overrides)
+REFERENCE_ROWS: tuple[tuple[str, Optional[str], dict[str, Any]], ...] = (
+    ("quickstart", "quickstart.yaml", {}),
+    ("seed w32 gan", None, dict(model="seed", loss="gan", width=32)),
+    ("seed w32 wgangp", None, dict(model="seed", loss="wgangp", width=32)),
+    ("seed w128 gan", None, dict(model="seed", loss="gan", width=128)),
+    ("seed w128 wgangp", None, dict(model="seed", loss="wgangp", width=128)),
+    ("dcgan mnist", "dcgan_mnist.yaml", {}),
+    ("mlp gan mnist", "mlp_gan_mnist.yaml", {}),
+)
+
+
+@dataclass
+class ReferenceRow:
+    """One row's medians (seconds per iteration) and what the suite ran."""
+
+    name: str
+    ours: float
+    torch: float
+    plan: str
+    rounds: int
+
+    @property
+    def speedup(self) -> float:
+        """Our throughput over PyTorch's (> 1: this suite is faster)."""
+        return self.torch / self.ours
+
+
+def our_iteration(trainer: Any, batch: Any) -> Callable[[], None]:
+    """The suite's iteration as `fit` runs it, less data handling and logging: k D steps + one
+    G step (`bare_iteration`) and G's weight average."""
+    from paddle_gan.perf.benchmark import bare_iteration
+
+    def iteration() -> None:
+        bare_iteration(trainer, batch)
+        if trainer.average is not None:
+            trainer.average.update()
+
+    return iteration
+
+
+def measure_row(name: str, cfg: Any, rounds: int, per_round: int, warmup: int) -> ReferenceRow:
+    """Both frameworks on `cfg`'s first batch, alternating (see `alternate`)."""
+    import tempfile
+
+    from paddle_gan.models import prepare_data
+    from paddle_gan.perf.benchmark import first_batch
+    from paddle_gan.train.run import build_trainer
+
+    with tempfile.TemporaryDirectory(prefix="paddle_gan_ref_") as scratch:
+        trainer = build_trainer(cfg, prepare_data(cfg), scratch, "cpu")
+        batch = first_batch(trainer)
+        reference = torch_step(trainer, batch)
+        ours, theirs = alternate(our_iteration(trainer, batch), reference.iteration, rounds,
+                                 per_round, warmup)
+    return ReferenceRow(name, float(np.median(ours)), float(np.median(theirs)),
+                        trainer.speed.describe(), rounds)
+
+
+def format_reference(rows: list[ReferenceRow]) -> str:
+    """The rows as a Markdown table."""
+    lines = ["| row | this suite ms/iter | PyTorch ms/iter | speed-up (PyTorch time / ours) | suite's plan |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row.name} | {row.ours * 1e3:.1f} | {row.torch * 1e3:.1f} | "
+                     f"**{row.speedup:.2f}x** | {row.plan} |")
+    return "\n".join(lines)

@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterator, Optional
 import paddle
 import paddle.nn as nn
 
+from paddle_gan.blocks import add_channel_bias
 from paddle_gan.train.steps import StepRuntime
 
 ONEDNN_FLAG = "FLAGS_use_onednn"
@@ -234,13 +235,17 @@ class CompiledConv:
 
     def __init__(self, layer: nn.Layer) -> None:
         self.dynamic = layer.forward
+        # A `blocks.Conv2D` with a bias: only the convolution is compiled and the bias is added
+        # in the dynamic graph (oneDNN's bias gradient inside a program is the slower one)
+        self.bias_outside = bool(getattr(layer, "fast_bias", False))
+        self.layer = layer
         self._programs: dict[bool, Callable[[paddle.Tensor], paddle.Tensor]] = {}
 
     def __call__(self, x: paddle.Tensor) -> paddle.Tensor:
         grad = paddle.is_grad_enabled()
         program = self._programs.get(grad)
         if program is None:
-            forward = self.dynamic
+            forward = self.layer.convolve if self.bias_outside else self.dynamic
 
             def one_layer(x: paddle.Tensor) -> paddle.Tensor:
                 return paddle.unsqueeze(forward(x), 0)  # [1, N, C, H, W]: a safe output op
@@ -248,7 +253,8 @@ class CompiledConv:
             program = self._programs[grad] = paddle.jit.to_static(one_layer, full_graph=True)
         with onednn_flag(True):  # tracing warnings: runtime.PADDLE_NOTICES
             # squeeze, not [0]: a slice's backward writes a zero-filled copy of the whole tensor
-            return paddle.squeeze(program(x), axis=0)  # [N, C, H, W]
+            out = paddle.squeeze(program(x), axis=0)  # [N, C, H, W]
+        return add_channel_bias(out, self.layer.bias) if self.bias_outside else out
 
 
 def compile_convolutions(net: nn.Layer) -> int:
