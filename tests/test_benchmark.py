@@ -114,3 +114,78 @@ def test_benchmark_tool_bad_flags_are_one_line(capsys):
     assert run_tool_main("benchmark", ["--batch-sizes", "8,x"]) == 2
     err = capsys.readouterr().err
     assert "--batch-sizes" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- PyTorch reference
+TWIN_CASES = [("quickstart.yaml", {}), (None, dict(model="seed", width=8, d_norm="batch")),
+              (None, dict(model="seed", width=8, loss="wgangp", d_norm="none")),
+              ("mlp_gan_mnist.yaml", {})]
+
+
+def _reference_trainer(tmp_path, config, extra):
+    import os
+
+    from paddle_gan.config import CONFIG_DIR, make_config
+    from paddle_gan.models import prepare_data
+    from paddle_gan.train.run import build_trainer
+
+    cfg = make_config(dict(dataset="mnist5k", batch_size=8, output=str(tmp_path / "run"),
+                           **extra), os.path.join(CONFIG_DIR, config) if config else None)
+    return build_trainer(cfg, prepare_data(cfg), cfg.output)
+
+
+@pytest.mark.parametrize("config, extra", TWIN_CASES)
+def test_torch_twins_compute_what_the_suite_s_networks_compute(tmp_path, config, extra):
+    """The reference's PyTorch networks are the suite's: same layers, same weights, so the same
+    images and scores for the same latents (eval mode; float noise only)."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from paddle_gan.perf.torch_reference import twin
+
+    trainer = _reference_trainer(tmp_path, config, extra)
+    trainer.G.eval()
+    trainer.D.eval()
+    G, D = twin(trainer.G), twin(trainer.D)
+    assert not G.training and not D.training
+    z = np.random.default_rng(0).normal(size=(4, trainer.settings.latent_dim)).astype(np.float32)
+    cond = np.eye(10, dtype=np.float32)[:4] if trainer.num_classes else None
+    with paddle.no_grad():
+        ours_cond = None if cond is None else paddle.to_tensor(cond)
+        images = trainer.G(paddle.to_tensor(z), ours_cond)
+        scores = trainer.D(images, ours_cond).numpy()
+    with torch.no_grad():
+        theirs_cond = None if cond is None else torch.from_numpy(cond)
+        torch_images = G(torch.from_numpy(z), theirs_cond)
+        torch_scores = D(torch_images, theirs_cond).numpy()
+    np.testing.assert_allclose(torch_images.numpy(), images.numpy(), atol=1e-5)
+    np.testing.assert_allclose(torch_scores, scores, rtol=1e-4, atol=1e-5)
+    assert sum(p.numel() for p in G.parameters()) == sum(int(np.prod(p.shape)) for p in
+                                                         trainer.G.parameters() if p.trainable)
+
+
+@pytest.mark.parametrize("config, extra", TWIN_CASES)
+def test_torch_reference_iteration_updates_both_twins(tmp_path, config, extra):
+    torch = pytest.importorskip("torch")
+    from paddle_gan.perf.benchmark import first_batch
+    from paddle_gan.perf.torch_reference import torch_step
+
+    trainer = _reference_trainer(tmp_path, config, extra)
+    step = torch_step(trainer, first_batch(trainer))
+    before = [p.detach().clone() for p in (*step.G.parameters(), *step.D.parameters())]
+    step.iteration()
+    after = list(step.G.parameters()) + list(step.D.parameters())
+    assert all(torch.isfinite(p).all() for p in after)
+    moved = [not torch.equal(a, b) for a, b in zip(before, after)]
+    g_count = len(list(step.G.parameters()))
+    assert any(moved[:g_count]) and any(moved[g_count:])
+    assert all(p.requires_grad for p in step.D.parameters())  # unfrozen after the G step
+
+
+def test_reference_without_torch_is_one_line(monkeypatch, capsys):
+    from paddle_gan.perf import torch_reference
+
+    monkeypatch.setattr(torch_reference, "torch_available", lambda: False)
+    assert run_tool_main("benchmark", ["--reference", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert "needs PyTorch" in err and len(err.strip().splitlines()) == 1

@@ -119,6 +119,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                        + ", ".join(name for name, _, _ in _reference_rows()))
     parser.add_argument("--rounds", type=int, default=6,
                         help="alternating rounds per reference row (median of each side)")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="print Paddle's per-operator profile of N iterations of the step "
+                             "of --config / the flags instead of timing it")
     parser.add_argument("--results", metavar="FILE",
                         help="with --reference: write the stamped table to FILE (Markdown)")
     add_config_flags(parser)
@@ -132,6 +135,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     overrides.setdefault("k", 1)  # one iteration = one D step + one G step unless --k is given
     overrides.setdefault("output", "benchmark-run")  # never written: runs go to a temp folder
     base = make_config(overrides, args.config)
+    if args.profile is not None:
+        if not 1 <= args.profile <= 10000:
+            raise UserError("--profile must be in 1..10000 iterations")
+        from paddle_gan.perf.profile import profile_iterations
+
+        print(profile_iterations(base, args.profile, args.warmup))
+        return 0
 
     def make(**case):
         return make_config({**overrides, **case}, args.config)

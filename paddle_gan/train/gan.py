@@ -28,6 +28,7 @@ from paddle_gan.evaluation.training import maybe_training_evaluator
 from paddle_gan.losses import LossSpec
 from paddle_gan.monitor import RunMonitor
 from paddle_gan.train.average import GeneratorAverage
+from paddle_gan.train.estimate import CostClock
 from paddle_gan.train.histograms import maybe_histogram_writer
 from paddle_gan.train.hparams import write_hparams
 from paddle_gan.train.optim import make_optimizer, step_seed
@@ -326,6 +327,13 @@ class GanTrainer:
                 f"d_loss {values['d_loss']:.4f} g_loss {values.get('g_loss', float('nan')):.4f} "
                 f"fake_score {values['fake_score']:.4f} real_score {values['real_score']:.4f}")
 
+    def _say_cost(self, estimate: Any) -> None:
+        """Print and log the measured step time and the time to the end of the run."""
+        on_cpu = paddle.device.get_device().startswith("cpu")
+        for text in estimate.lines(on_cpu):
+            self.monitor.line(text)
+        self.monitor.record({"step": self.step, **estimate.record()})
+
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._interrupt is not None:  # second Ctrl-C: stop at once
             if signum == signal.SIGTERM:  # keep SIGTERM's exit code
@@ -368,6 +376,7 @@ class GanTrainer:
         cfg, pos, total = self.cfg, self.position, self.total_steps()
         self.G.train()
         self.D.train()
+        clock = CostClock(pos.step, total)
         while pos.step < total and pos.epoch < self.total_epochs():
             for index, samples, labels in self.batches.epoch(pos.epoch, pos.batch):
                 started = time.perf_counter()
@@ -377,6 +386,9 @@ class GanTrainer:
                 pos.batch = index + 1
                 self._log(stats, last=pos.step >= total)
                 self.monitor.advance(1, epoch=pos.epoch)
+                estimate = clock.tick(pos.step, pos.train_seconds)
+                if estimate is not None:
+                    self._say_cost(estimate)
                 if self.evaluator is not None and pos.step % cfg.eval_every == 0:
                     self.evaluator(self)
                 for callback in self.step_callbacks:
