@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al. 2016) as in the TensorFlow seed article (SEEDS.md section B).
+"""DCGAN (Radford et al. 2016) as in the TensorFlow seed article (docs/seeds.md section B).
 
 Generator: z -> dense -> 4x4 map -> BN -> LeakyReLU -> dropout -> transposed convolutions up to
 the image size -> tanh (no BN on the output layer). Two up-sampling paths:

@@ -1,4 +1,4 @@
-"""Fully connected GAN / WGAN / WGAN-GP networks for MNIST (SEEDS.md section C).
+"""Fully connected GAN / WGAN / WGAN-GP networks for MNIST (docs/seeds.md section C).
 
 Generator `z(100) -> 128 -> 256 -> 512 -> 784, tanh` and critic `784 -> 512 -> 256 -> 1`
 (linear output), LeakyReLU 0.2, at the default width 128: the hidden sizes are width, 2*width,

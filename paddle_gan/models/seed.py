@@ -1,6 +1,6 @@
 """The PaddlePaddle tutorial's networks: a PixelShuffle generator and a stride-2 discriminator.
 
-At the default width 128 these are the tutorial's layers (SEEDS.md section A); `width` scales
+At the default width 128 these are the tutorial's layers (docs/seeds.md section A); `width` scales
 every channel count so that CPU runs stay practical. One addition is on by default: a linear
 layer maps z to the 10x10 map that the tutorial fills by reshaping z (`--g-input reshape`
 restores the tutorial's input). Reshaped, the map is independent noise at every cell and only
@@ -8,7 +8,7 @@ convolutions follow, so the image is shift-equivariant away from its border: the
 sample cannot depend on where it is, and the generator draws strokes rather than centred digits
 (docs/losses.md has the measurements). With `--conditional` a one-hot class enters both
 networks as constant feature maps (G: beside the 10x10 map; D: beside the image), the
-conditional GAN of SEEDS.md section D on the tutorial's networks.
+conditional GAN of docs/seeds.md section D on the tutorial's networks.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MLP generator and discriminator for D-dimensional points: the 2-D GAN of SEEDS.md section D.
+"""MLP generator and discriminator for D-dimensional points: the 2-D GAN of docs/seeds.md section D.
 
 D judges **one point** (the batch only averages the loss), as the seed article insists. Both
 networks are `depth` hidden layers of `width` units (`mlp_stack`, fan-in uniform init): G maps
