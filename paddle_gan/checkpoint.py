@@ -8,10 +8,11 @@ config. Files are written atomically: temporary file in the same folder, fsync, 
 from __future__ import annotations
 
 import contextlib
-import glob
+import io
 import json
 import os
 import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -28,7 +29,7 @@ META_KEY = "__meta__"
 CHECKPOINT_DIR = "checkpoints"
 #: the run folder's sample grids and 2-D frames
 SAMPLES_DIR = "samples"
-_NAME = re.compile(r"^step_(\d{8,})\.npz$")
+_NAME = re.compile(r"^step_([0-9]{8,})\.npz$")
 #: pickled Paddle files (paddle.save): never unpickled without --trust-checkpoint
 PICKLE_SUFFIXES = (".pdparams", ".pdopt", ".pkl", ".pickle")
 
@@ -119,12 +120,14 @@ def save_checkpoint(path: str, modules: dict[str, nn.Layer],
 
 
 ZIP_MAGIC = b"PK\x03\x04"
+#: the largest weights file read into memory (a checkpoint, an InceptionV3 state dict: ~100 MB)
+MAX_WEIGHTS_BYTES = 2 * 1024 ** 3
 
 
 def is_npz(path: str) -> bool:
-    """Whether `path` is a zip archive, the only format loaded without --trust-checkpoint
-    (read with allow_pickle=False, which never unpickles). Decided by the file's first bytes,
-    never by its name: anything else may be a pickle, whatever it is called."""
+    """Whether `path` starts as a zip archive does (the only format loaded without
+    --trust-checkpoint). Decided by the file's first bytes, never by its name. A quick look
+    before any work only: a load decides again from the bytes it loads (`read_weights`)."""
     try:
         with open(path, "rb") as handle:
             return handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC
@@ -132,17 +135,69 @@ def is_npz(path: str) -> bool:
         return False
 
 
-def load_checkpoint(path: str) -> Checkpoint:
-    """Read a checkpoint without unpickling anything; CorruptCheckpoint if it is damaged or
-    its metadata is inconsistent (see `check_meta`)."""
-    if not os.path.isfile(path):
+@dataclass(frozen=True)
+class WeightsFile:
+    """The bytes of a weights file, read once: whether it may be unpickled is decided from these
+    bytes, and these bytes are what is loaded (no check of one file and load of another)."""
+
+    path: str
+    data: bytes
+
+    @property
+    def is_zip(self) -> bool:
+        """A zip archive (.npz), read with allow_pickle=False; anything else may be a pickle."""
+        return self.data.startswith(ZIP_MAGIC)
+
+
+def read_weights(path: str, what: str, limit: int = MAX_WEIGHTS_BYTES) -> WeightsFile:
+    """Read `path` through one open file: a regular file of at most `limit` bytes (a FIFO or a
+    device is refused without blocking on it). `what` names the flag in the one-line UserError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise UserError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path}: cannot open it ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{what} {path}: not a regular file")
+        if info.st_size > limit:
+            raise UserError(f"{what} {path} is {info.st_size:,} bytes, more than the "
+                            f"{limit // 2 ** 20:,} MiB a weights file may hold")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UserError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise UserError(f"{what} {path} grew past {limit // 2 ** 20:,} MiB while read")
+    return WeightsFile(path, data)
+
+
+def step_in_name(path: str) -> Optional[int]:
+    """The step of a checkpoint file name as `checkpoint_path` writes it (step_00000042.npz,
+    step_123456789.npz), else None (also for step_000000042.npz, a name never written)."""
+    name = os.path.basename(path)
+    match = _NAME.match(name)
+    if not match or name != f"step_{int(match.group(1)):08d}.npz":
+        return None
+    return int(match.group(1))
+
+
+def load_checkpoint(path: str, weights: Optional[WeightsFile] = None) -> Checkpoint:
+    """Read a checkpoint without unpickling anything, through one open file (or from the bytes
+    `weights` already holds); CorruptCheckpoint if it is damaged, its metadata is inconsistent
+    (see `check_meta`) or its stored step is not the step its file name says."""
+    if weights is None and not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
     if path.endswith(PICKLE_SUFFIXES):  # say why, never unpickle
         raise UserError(f"{path} is a pickled Paddle file, which is never loaded here (unpickling "
                         f"can run code); to start training from it: tools/train.py --init-from "
                         f"{path} --trust-checkpoint")
+    if weights is None:
+        weights = read_weights(path, "checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with np.load(io.BytesIO(weights.data), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
     except KeyError:
@@ -151,6 +206,9 @@ def load_checkpoint(path: str) -> Checkpoint:
         raise CorruptCheckpoint(f"{path} is damaged or not a checkpoint "
                                 f"({type(exc).__name__})") from None
     check_meta(path, meta)
+    named = step_in_name(path)
+    if named is not None and named != meta["step"]:
+        raise CorruptCheckpoint(f"{path}: it stores step {meta['step']}, its name says {named}")
     return Checkpoint(path, arrays, meta)
 
 
@@ -259,10 +317,31 @@ def checkpoint_path(run_dir: str, step: int) -> str:
     return os.path.join(run_dir, CHECKPOINT_DIR, f"step_{step:08d}.npz")
 
 
+def folder_entries(folder: str) -> list[os.DirEntry]:
+    """The entries of `folder` (none when it is missing or unreadable). The folder is listed,
+    never used as a glob pattern: a run named sweep[lr=2e-4] matches itself only."""
+    try:
+        with os.scandir(folder) as listing:
+            return list(listing)
+    except OSError:
+        return []
+
+
+def _step_entries(run_dir: str) -> list[tuple[int, os.DirEntry]]:
+    """(step, entry) of every step_XXXXXXXX.npz name in the run's checkpoints folder, by step
+    as an integer (step_100000000 after step_99999999)."""
+    found = []
+    for entry in folder_entries(os.path.join(run_dir, CHECKPOINT_DIR)):
+        step = step_in_name(entry.name)
+        if step is not None:
+            found.append((step, entry))
+    return sorted(found, key=lambda pair: pair[0])
+
+
 def list_checkpoints(run_dir: str) -> list[str]:
-    """Checkpoint files of a run folder, oldest first."""
-    paths = glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, "step_*.npz"))
-    return sorted(p for p in paths if _NAME.match(os.path.basename(p)))
+    """Checkpoint files of a run folder, oldest (lowest step) first; a folder or anything else
+    that is not a file is never one, whatever its name."""
+    return [entry.path for _, entry in _step_entries(run_dir) if entry.is_file()]
 
 
 #: called on each candidate checkpoint; raises CorruptCheckpoint to pass it over
@@ -310,28 +389,37 @@ def is_readable(path: str) -> bool:
         return False
 
 
+def _remove(path: str) -> None:
+    """Delete `path`; a file that cannot be removed stays (pruning never stops a run)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...] = ()) -> None:
     """Keep the newest `keep` readable step_*.npz checkpoints and any path in `protect` (the
     checkpoint just written, the one a run resumed from); delete the other step files older
     than the newest kept one.
 
     Unreadable files never count among the kept ones; an unreadable file newer than every kept
-    checkpoint stays (the run overwrites it when it reaches that step). Only
-    step_XXXXXXXX.npz files are candidates: best.npz and every other file stay. Temporary
-    files left by a write that was killed (.tmp-*) are removed.
+    checkpoint stays (the run overwrites it when it reaches that step). Only regular
+    step_XXXXXXXX.npz files are candidates, ordered by their step as an integer: best.npz,
+    folders and links named like checkpoints and every other file stay. Regular temporary files
+    left by a write that was killed (.tmp-*) are removed. A file that cannot be removed stays.
     """
-    paths = list_checkpoints(run_dir)
-    readable = [p for p in paths if is_readable(p)]
-    kept = {os.path.abspath(p) for p in (readable[-keep:] if keep > 0 else [])}
-    kept |= {os.path.abspath(p) for p in protect if p}
-    newest_kept = max((p for p in paths if os.path.abspath(p) in kept), default=None)
-    for path in paths:
-        if os.path.abspath(path) not in kept and newest_kept is not None and path < newest_kept:
-            os.unlink(path)
+    steps = [(step, entry.path) for step, entry in _step_entries(run_dir)
+             if entry.is_file(follow_symlinks=False)]
+    readable = [step for step, path in steps if is_readable(path)]
+    protected = {os.path.abspath(p) for p in protect if p}
+    kept = set(readable[-keep:] if keep > 0 else [])
+    kept |= {step for step, path in steps if os.path.abspath(path) in protected}
+    newest_kept = max(kept, default=None)
+    for step, path in steps:
+        if step not in kept and newest_kept is not None and step < newest_kept:
+            _remove(path)
     # a SIGKILL during atomic_write leaves its temporary file behind
-    for stale in glob.glob(os.path.join(run_dir, CHECKPOINT_DIR, TEMP_PREFIX + "*")):
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
+    for entry in folder_entries(os.path.join(run_dir, CHECKPOINT_DIR)):
+        if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+            _remove(entry.path)
 
 
 def save_tutorial_weights(run_dir: str, generator: nn.Layer, discriminator: nn.Layer) -> None:

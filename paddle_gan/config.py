@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from collections.abc import Mapping
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
+import numpy as np
 import yaml
 
 from paddle_gan.errors import UserError
@@ -126,7 +127,9 @@ class TrainConfig:
                                                "other training data); any other change of what a "
                                                "step computes is refused")
     trust_checkpoint: bool = _opt(False, "allow --init-from to unpickle .pdparams files (pickle "
-                                         "can run code: only for files you trust)")
+                                         "can run code: only for files you trust); a command-"
+                                         "line flag only, never read from a config file or a "
+                                         "stored run")
     # VisualDL extras
     histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
                                      "gradients every N steps (0 = off)")
@@ -186,6 +189,12 @@ STEP_KEYS = ("batch_size", "seed", "k", "k_schedule", "optimizer", "lr_g", "lr_d
 ALLOWED_CHANGES = STEP_KEYS + ("data",)
 
 
+#: Keys that permit unpickling (running code): taken from a command-line flag only. A config
+#: file that sets one is refused, a run never stores one (`to_dict`), and a stored config's value
+#: is never read back (`from_dict`).
+COMMAND_LINE_ONLY = ("trust_checkpoint",)
+
+
 def allows_change(cfg: TrainConfig, name: str) -> bool:
     """Whether `cfg.allow_change` names `name`."""
     return name in {k.strip() for k in (cfg.allow_change or "").split(",")}
@@ -207,6 +216,8 @@ def coerce_value(name: str, value: Any) -> Any:
     base = _base_type(name)
     if value is None:
         return None
+    if isinstance(value, (dict, list, tuple, set)):
+        raise UserError(f"{name}: expected {base.__name__}, got a {type(value).__name__}")
     try:
         if base is bool:
             if isinstance(value, bool):
@@ -234,9 +245,14 @@ def coerce_value(name: str, value: Any) -> Any:
 MAX_CONFIG_BYTES = 64 * 1024
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping that gives one key twice, under one spelling or two (max_steps, max-steps)."""
+
+
 class _NoAliasLoader(yaml.SafeLoader):
-    """yaml.SafeLoader without anchors and aliases: a config never needs them, and nested
-    aliases expand exponentially (a few hundred bytes can ask for gigabytes)."""
+    """yaml.SafeLoader without anchors and aliases (a config never needs them, and nested
+    aliases expand exponentially: a few hundred bytes can ask for gigabytes), and without
+    duplicate keys (YAML would silently keep the last one)."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -249,20 +265,62 @@ class _NoAliasLoader(yaml.SafeLoader):
                                               "a config", event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        """The mapping of `node`; _DuplicateKey when two keys name one setting (dashes and
+        underscores are one spelling)."""
+        mapping = super().construct_mapping(node, deep=deep)
+        seen: dict[str, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            name = str(key).replace("-", "_")
+            if name in seen:
+                also = "" if seen[name] == key else f" (also as {seen[name]!r})"
+                raise _DuplicateKey(f"key {key!r} given twice{also}, line "
+                                    f"{key_node.start_mark.line + 1}")
+            seen[name] = key
+        return mapping
 
-def load_yaml(path: str) -> dict[str, Any]:
-    """Read a YAML config: a mapping of TrainConfig keys (dashes or underscores)."""
-    if not os.path.isfile(path):
+
+def _read_config_text(path: str) -> str:
+    """The text of config file `path`: a regular file of at most MAX_CONFIG_BYTES, read once."""
+    if not os.path.lexists(path):
         raise UserError(f"config file not found: {path}")
-    if os.path.getsize(path) > MAX_CONFIG_BYTES:
+    if not os.path.isfile(path):
+        raise UserError(f"config file {path} is not a regular file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"config file {path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
         raise UserError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} kB: not a "
                         f"config of this suite")
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_NoAliasLoader)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"config file {path} is not valid YAML: not UTF-8 text") from None
+
+
+def _parse_config(path: str, text: str) -> Any:
+    """The YAML document in `text`; every loader failure is one UserError line."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)
+    except _DuplicateKey as exc:
+        raise UserError(f"config file {path}: {exc}") from None
+    except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"config file {path} is not valid YAML: {first}") from None
+    except RecursionError:
+        raise UserError(f"config file {path} is nested too deeply to be a config") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+        first = str(exc).split(";")[0].splitlines()[0]
+        raise UserError(f"config file {path}: a value cannot be read ({first})") from None
+
+
+def load_yaml(path: str) -> dict[str, Any]:
+    """Read a YAML config: a mapping of TrainConfig keys (dashes or underscores), each at most
+    once; the COMMAND_LINE_ONLY keys are refused."""
+    data = _parse_config(path, _read_config_text(path))
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -271,6 +329,10 @@ def load_yaml(path: str) -> dict[str, Any]:
     out = {}
     for key, value in data.items():
         name = str(key).replace("-", "_")
+        if name in COMMAND_LINE_ONLY:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"config file {path}: {key} is a command-line flag only ({flag}): "
+                            f"permission to unpickle is never read from a file")
         if name not in known:
             raise UserError(f"config file {path}: unknown key {key!r}")
         out[name] = coerce_value(name, value)
@@ -345,8 +407,67 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
 SEED_LIMIT = 2 ** 32
 SIZE_LIMITS = {"batch_size": 8192, "width": 1024, "latent_dim": 4096, "epochs": 10 ** 7,
                "max_steps": 10 ** 9, "image_size": 1024, "num_points": 10 ** 8,
-               "k": 10 ** 4, "depth": 64, "pool_size": 10 ** 5}
+               "k": 10 ** 4, "depth": 64, "pool_size": 10 ** 5, "decay_epochs": 10 ** 7,
+               "n_blocks": 64}
 SIZE_REASON = "so that one batch and the networks fit in memory"
+#: upper bound of every other count (log_every, save_every, eval_every, ...)
+COUNT_LIMIT = 10 ** 9
+#: the largest finite float32: every float setting reaches the kernels as a float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: learning rates are in (0, RATE_LIMIT]
+RATE_LIMIT = 1.0
+#: loss weights (gp_lambda, lambda_cyc, lambda_identity) are in [0, WEIGHT_LIMIT]
+WEIGHT_LIMIT = 1e4
+
+
+def as_float32(value: float) -> float:
+    """`value` as the kernels see it: rounded to float32 (inf above FLOAT32_MAX, 0 below the
+    smallest subnormal)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
+
+
+def _fields_of_type(base: type) -> list[str]:
+    """Names of the TrainConfig fields whose type (without Optional) is `base`."""
+    return [name for name in config_fields() if _base_type(name) is base]
+
+
+def _check_floats(cfg: TrainConfig) -> None:
+    """UserError naming the key unless every float setting is finite in float32, the learning
+    rates are in (0, 1], the clipping bounds positive and the loss weights in [0, 10,000], each
+    as float32 (1e-50 is 0 there)."""
+    for name in _fields_of_type(float):
+        value = getattr(cfg, name)
+        if value is not None and not math.isfinite(as_float32(value)):
+            raise UserError(f"{name}: must be finite as a float32 (the kernels' type: at most "
+                            f"{FLOAT32_MAX:.2g} in size), got {value}")
+    for name in ("lr_g", "lr_d"):
+        value = getattr(cfg, name)
+        if value is not None and not 0.0 < as_float32(value) <= RATE_LIMIT:
+            zero = " (0 in float32)" if value > 0 else ""
+            raise UserError(f"{name}: must be in (0, {RATE_LIMIT:g}], got {value}{zero}")
+    for name in ("weight_clip", "clip_grad"):
+        value = getattr(cfg, name)
+        if value is not None and not as_float32(value) > 0.0:
+            zero = " (0 in float32)" if value > 0 else ""
+            raise UserError(f"{name}: must be positive, got {value}{zero}")
+    for name in ("gp_lambda", "lambda_cyc", "lambda_identity"):
+        value = getattr(cfg, name)
+        if value is not None and not 0.0 <= value <= WEIGHT_LIMIT:
+            raise UserError(f"{name}: must be in [0, {WEIGHT_LIMIT:,.0f}], got {value}")
+
+
+def _check_counts(cfg: TrainConfig) -> None:
+    """UserError naming the key for a size above SIZE_LIMITS or another count (log_every,
+    save_every, ...) above COUNT_LIMIT."""
+    for name in _fields_of_type(int):
+        value = getattr(cfg, name)
+        if value is None or name in ("seed", "threads"):
+            continue  # seed: its own range; threads: the usable cores
+        limit = SIZE_LIMITS.get(name, COUNT_LIMIT)
+        if value > limit:
+            reason = SIZE_REASON if name in SIZE_LIMITS else "a count of steps or epochs"
+            raise UserError(f"{name}: at most {limit:,} ({reason}), got {value:,}")
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -367,16 +488,8 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise UserError(f"{name}: must be at least 1, got {value}")
-    for name in ("lr_g", "lr_d", "weight_clip", "clip_grad"):
-        value = getattr(cfg, name)
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise UserError(f"{name}: must be positive and finite, got {value}")
-    if cfg.gp_lambda is not None and not (cfg.gp_lambda >= 0 and math.isfinite(cfg.gp_lambda)):
-        raise UserError(f"gp_lambda: must be finite and non-negative, got {cfg.gp_lambda}")
-    for name, limit in SIZE_LIMITS.items():
-        value = getattr(cfg, name)
-        if value is not None and value > limit:
-            raise UserError(f"{name}: at most {limit:,} ({SIZE_REASON}), got {value:,}")
+    _check_floats(cfg)
+    _check_counts(cfg)
     if not 0 <= cfg.seed < SEED_LIMIT:
         raise UserError(f"seed: must be in 0..2**32-1, got {cfg.seed}")
     if cfg.threads is not None:
@@ -416,7 +529,7 @@ def validate(cfg: TrainConfig) -> None:
         raise UserError(f"classes: give class names or indices, e.g. horse or 7,horse; "
                         f"got {cfg.classes!r}")
     # CycleGAN
-    for name in ("lambda_cyc", "lambda_identity", "pool_size", "decay_epochs"):
+    for name in ("pool_size", "decay_epochs"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 0:
             raise UserError(f"{name}: must be non-negative, got {getattr(cfg, name)}")
     if cfg.n_blocks is not None and cfg.n_blocks < 1:
@@ -454,7 +567,9 @@ def validate(cfg: TrainConfig) -> None:
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
+    """The config as stored with a run (config.json, checkpoints, evaluation JSON): every key
+    but the COMMAND_LINE_ONLY ones, which hold for the command that gave them only."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in COMMAND_LINE_ONLY}
 
 
 def stored_before_added(data: dict[str, Any]) -> dict[str, Any]:
@@ -466,12 +581,14 @@ def stored_before_added(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_dict(data: dict[str, Any]) -> TrainConfig:
-    """Rebuild a stored config; keys this version does not know are an error."""
+    """Rebuild a stored config; keys this version does not know are an error. A stored
+    COMMAND_LINE_ONLY key (older versions wrote trust_checkpoint) is dropped: its default holds."""
     known = config_fields()
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise UserError(f"stored config has unknown keys: {', '.join(unknown)}")
-    return TrainConfig(**{**stored_before_added(data), **data})
+    kept = {k: v for k, v in data.items() if k not in COMMAND_LINE_ONLY}
+    return TrainConfig(**{**stored_before_added(kept), **kept})
 
 
 def save_json(cfg: TrainConfig, path: str) -> None:

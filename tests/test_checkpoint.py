@@ -99,6 +99,88 @@ def test_prune_never_counts_unreadable_files_among_the_kept(tmp_path):
         "step_00000002.npz", "step_00000003.npz", "step_00000005.npz"]
 
 
+# ----------------------------------------------------------------------------- paths are paths
+def _save_steps(run, steps, g=None):
+    """Real checkpoints of a generator at `steps` in run folder `run`."""
+    g = g or PixelShuffleGenerator(4)
+    for step in steps:
+        ck.save_checkpoint(ck.checkpoint_path(str(run), step), {"G": g}, {}, {"step": step})
+
+
+def test_a_run_folder_named_like_a_glob_pattern_is_listed_not_matched(tmp_path):
+    """As a glob pattern, sweep[lr=2e-4] matches sweep2 (the class [lr=2e-4] holds a 2) and not
+    itself; as a folder it holds its own checkpoints only."""
+    own, other = tmp_path / "sweep[lr=2e-4]", tmp_path / "sweep2"
+    _save_steps(own, [1])
+    _save_steps(other, [2, 3])
+    assert ck.list_checkpoints(str(own)) == [ck.checkpoint_path(str(own), 1)]
+    assert ck.load_latest(str(own), warn=pytest.fail).step == 1
+    ck.prune_checkpoints(str(own), 1)
+    assert len(ck.list_checkpoints(str(other))) == 2
+
+
+def test_a_run_in_a_folder_with_brackets_resumes(make_tiny_config, tmp_path):
+    from paddle_gan.train.run import run_training
+
+    out = str(tmp_path / "sweep[lr=2e-4]")
+    said = []
+    run_training(make_tiny_config(max_steps=2, output=out), say=said.append)
+    run_training(make_tiny_config(max_steps=3, output=out, resume="latest"), say=said.append)
+    assert f"resumed from {ck.checkpoint_path(out, 2)} at step 2" in said
+    assert [ck.step_in_name(p) for p in ck.list_checkpoints(out)] == [2, 3]
+
+
+def test_checkpoints_are_ordered_by_their_step_as_an_integer(tmp_path):
+    """step_100000000.npz sorts before step_99999999.npz as text; it is the newer one."""
+    steps = [99_999_999, 100_000_000, 2_000_000_000]
+    _save_steps(tmp_path, steps)
+    assert [ck.step_in_name(p) for p in ck.list_checkpoints(str(tmp_path))] == steps
+    assert ck.load_latest(str(tmp_path), warn=pytest.fail).step == 2_000_000_000
+    ck.prune_checkpoints(str(tmp_path), 2)
+    assert [ck.step_in_name(p) for p in ck.list_checkpoints(str(tmp_path))] == steps[1:]
+
+
+def test_a_checkpoint_whose_step_disagrees_with_its_name_is_damaged(tmp_path):
+    _save_steps(tmp_path, [1, 2])
+    renamed = ck.checkpoint_path(str(tmp_path), 5)
+    os.rename(ck.checkpoint_path(str(tmp_path), 1), renamed)
+    warnings = []
+    assert ck.load_latest(str(tmp_path), warn=warnings.append).step == 2
+    assert warnings == [f"skipping damaged checkpoint: {renamed}: it stores step 1, its name "
+                        f"says 5"]
+    with pytest.raises(ck.CorruptCheckpoint, match="it stores step 1, its name says 5"):
+        ck.load_checkpoint(renamed)
+
+
+def test_pruning_touches_only_regular_checkpoint_files_it_wrote(tmp_path, monkeypatch):
+    """A folder, a link and a name never written (step_000000003.npz) stay, whatever they are
+    called; a checkpoint that cannot be removed stays without stopping the run."""
+    run = tmp_path / "run"
+    folder = run / "checkpoints"
+    _save_steps(run, [4, 5, 6, 7])
+    (folder / "step_00000001.npz").mkdir()
+    (folder / "step_00000001.npz" / "notes.txt").write_text("mine\n")
+    (folder / ".tmp-folder").mkdir()
+    outside = tmp_path / "elsewhere.npz"
+    outside.write_bytes((folder / "step_00000004.npz").read_bytes())
+    os.symlink(outside, folder / "step_00000002.npz")
+    (folder / "step_000000003.npz").write_bytes(b"not written by a run")
+    stuck = ck.checkpoint_path(str(run), 5)
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if os.fspath(path) == stuck:
+            raise PermissionError(13, "Permission denied", path)
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    ck.prune_checkpoints(str(run), 1)
+    assert set(os.listdir(folder)) == {".tmp-folder", "step_00000001.npz", "step_00000002.npz",
+                                       "step_000000003.npz", "step_00000005.npz",
+                                       "step_00000007.npz"}
+    assert (folder / "step_00000001.npz" / "notes.txt").exists() and outside.exists()
+
+
 def test_resolve_checkpoint_errors(tmp_path):
     with pytest.raises(UserError, match="holds no checkpoint"):
         ck.resolve_checkpoint(str(tmp_path))

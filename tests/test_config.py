@@ -66,6 +66,70 @@ def test_bad_values_are_user_errors(overrides, message):
         make_config(overrides)
 
 
+def _fields_of(base):
+    from dataclasses import fields
+
+    from paddle_gan.config import _base_type
+
+    return [f.name for f in fields(TrainConfig) if _base_type(f.name) is base]
+
+
+@pytest.mark.parametrize("name", _fields_of(float))
+@pytest.mark.parametrize("value", [1e39, -1e39, float("inf"), float("nan")])
+def test_every_float_must_be_finite_as_the_kernels_float32(name, value):
+    """1e39 is a finite float64 and an inf float32: refused, naming the key, for every float
+    setting (whatever other range it has)."""
+    with pytest.raises(UserError, match=rf"^{name}: must be finite as a float32"):
+        make_config({name: value})
+
+
+@pytest.mark.parametrize("name", _fields_of(int))
+def test_every_count_is_bounded(name):
+    if name == "threads":
+        pytest.skip("threads: bounded by the usable cores")
+    with pytest.raises(UserError, match=rf"^{name}: "):
+        make_config({name: 10 ** 40})
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"lr_g": 1.5}, r"lr_g: must be in \(0, 1\], got 1.5"),
+    ({"lr_d": 1e-46}, r"lr_d: must be in \(0, 1\], got 1e-46 \(0 in float32\)"),
+    ({"clip_grad": 1e-50}, r"clip_grad: must be positive, got 1e-50 \(0 in float32\)"),
+    ({"gp_lambda": 10001.0}, r"gp_lambda: must be in \[0, 10,000\]"),
+    ({"lambda_cyc": -1.0}, r"lambda_cyc: must be in \[0, 10,000\]"),
+    ({"lambda_identity": 2e4}, r"lambda_identity: must be in \[0, 10,000\]"),
+    ({"pool_size": 10 ** 6}, r"pool_size: at most 100,000"),
+    ({"decay_epochs": 10 ** 8}, r"decay_epochs: at most 10,000,000"),
+    ({"n_blocks": 65}, r"n_blocks: at most 64"),
+])
+def test_rates_weights_and_sizes_have_bounds(overrides, message):
+    with pytest.raises(UserError, match=message):
+        make_config(overrides)
+
+
+def test_the_bounds_themselves_are_accepted():
+    cfg = make_config({"lr_g": 1.0, "lr_d": 1e-8, "gp_lambda": 1e4, "lambda_cyc": 0.0,
+                       "pool_size": 10 ** 5, "clip_grad": 3e38})
+    assert (cfg.lr_g, cfg.gp_lambda, cfg.pool_size) == (1.0, 1e4, 10 ** 5)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("max_steps: 5\nmax-steps: 6\n", "key 'max-steps' given twice (also as 'max_steps'), line 2"),
+    ("width: 4\nk: 1\nwidth: 8\n", "key 'width' given twice, line 3"),
+    ("width: " + "9" * 5000 + "\n", "a value cannot be read (Exceeds the limit"),
+    ("width: " + "[" * 5000 + "]" * 5000 + "\n", "is nested too deeply to be a config"),
+    ("width: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "is nested too deeply to be a config"),
+    ("output: [a, b]\n", "output: expected str, got a list"),
+    ("trust_checkpoint: false\n", "trust_checkpoint is a command-line flag only"),
+])
+def test_yaml_a_config_may_not_be(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as info:
+        load_yaml(str(path))
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
 def test_missing_config_file(tmp_path):
     with pytest.raises(UserError, match="not found"):
         load_yaml(str(tmp_path / "none.yaml"))

@@ -58,20 +58,64 @@ def test_module_runs_a_tool_and_rejects_an_unknown_one(tmp_path):
         done.stderr.strip()] and "unknown tool 'trian'; choose from train, eval" in done.stderr
 
 
+def outer_site_dirs():
+    """The site-packages folders of the interpreter running the tests: a virtual environment's
+    own (where `pip install -r requirements.txt` put Paddle), the base's when that environment
+    sees them, the user's when enabled."""
+    import site
+    import sysconfig
+
+    found = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        found.append(site.getusersitepackages())
+    found += [sysconfig.get_paths()[key] for key in ("purelib", "platlib")]
+    return [d for d in dict.fromkeys(found) if os.path.isdir(d)]
+
+
+def venv_seeing_these_packages(env_dir):
+    """A fresh virtual environment in `env_dir` whose Python finds its own site-packages first,
+    then every package this interpreter finds (a .pth file adds our site folders, their .pth
+    files included). `system_site_packages` would show the *base* interpreter's packages
+    instead, which inside a virtual environment lack Paddle. Returns its python."""
+    import venv
+
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    inner = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                            "['purelib'])"], capture_output=True, text=True, timeout=60)
+    assert inner.returncode == 0, inner.stderr
+    lines = [f"import site; site.addsitedir({d!r})" for d in outer_site_dirs()]
+    with open(os.path.join(inner.stdout.strip(), "_outer_packages.pth"), "w",
+              encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return python
+
+
+def test_the_inner_environment_sees_the_packages_the_tests_see(tmp_path):
+    """Inside a virtual environment (`python3 -m venv v && . v/bin/activate && pip install -r
+    requirements.txt`) the inner environment must find that environment's Paddle, not the
+    base interpreter's (which may have none)."""
+    import paddle
+
+    python = venv_seeing_these_packages(tmp_path / "venv")
+    done = subprocess.run([python, "-c", "import paddle, yaml; print(paddle.__file__)"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == paddle.__file__
+
+
 def test_a_non_editable_install_runs_every_tool_without_the_checkout(tmp_path):
     """`pip install .` (a built wheel, into a fresh virtual environment that sees the installed
     dependencies, so nothing is downloaded) gives a `paddle-gan` command that trains, exports
     and serves from outside the checkout: the tools live in the package, not in tools/."""
-    import venv
-
     wheels = tmp_path / "wheels"
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
                             "-q", "-w", str(wheels), ROOT], capture_output=True, text=True,
                            timeout=300)
     assert built.returncode == 0, built.stderr
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = str(env_dir / "bin" / "python")
+    python = venv_seeing_these_packages(env_dir)
     (wheel,) = wheels.glob("paddle_gan-*.whl")
     installed = subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)],
                                capture_output=True, text=True, timeout=300)

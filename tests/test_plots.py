@@ -98,6 +98,28 @@ def test_progress_frames_are_ordered_by_epoch(tmp_path):
     assert plots._evenly(list(range(40)), 4) == [0, 13, 26, 39]
 
 
+def test_a_run_folder_named_like_a_glob_pattern_shows_its_own_pictures_and_logs(tmp_path):
+    """sweep[lr=2e-4] is a folder, not a pattern (as one it would match sweep2 only)."""
+    from paddle_gan.monitor import RunMonitor
+    from paddle_gan.viz.frames import frame_files
+
+    own, other = tmp_path / "sweep[lr=2e-4]", tmp_path / "sweep2"
+    _fake_epoch_grids(str(own), [1])
+    _fake_epoch_grids(str(other), [2, 3])
+    for run, steps in ((own, (1,)), (other, (5, 6))):
+        (run / "samples" / "frames").mkdir()
+        for step in steps:
+            (run / "samples" / "frames" / f"frame_{step:08d}.png").write_bytes(b"png")
+        monitor = RunMonitor(str(run), progress=False)
+        for step in steps:
+            monitor.scalars(step, {"d_loss": float(step)})
+        monitor.close()
+    assert [label for label, _ in plots.progress_frames(str(own))] == ["epoch 1"]
+    assert frame_files(str(own / "samples" / "frames")) == [
+        str(own / "samples" / "frames" / "frame_00000001.png")]
+    np.testing.assert_array_equal(plots.read_scalars(str(own))["d_loss"][0], [1])
+
+
 def test_progress_writes_montage_and_gif_with_every_frame(tmp_path):
     from PIL import Image
 

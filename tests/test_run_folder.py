@@ -46,3 +46,21 @@ def test_training_refuses_a_folder_another_run_holds_before_writing(make_tiny_co
         holder.wait()
     run_training(cfg, say=lambda _: None)  # the holder is gone: the run goes ahead
     assert not os.path.exists(os.path.join(cfg.output, LOCK_FILE))
+
+
+def test_the_output_checks_know_every_file_of_a_run_and_of_an_export():
+    """cli.check_output_file (and the standalone generate.py) refuse to write over a run's or an
+    export's files by name; their lists are the layout's own."""
+    from paddle_gan.cli import EXPORT_FILES, RUN_FILES, RUN_FOLDERS, generate
+    from paddle_gan.io.export import EXPORT_PREFIX, GENERATE_SCRIPT, INFO_FILE
+    from paddle_gan.io.init_weights import TUTORIAL_FILES
+    from paddle_gan.train.run_folder import LAYOUT, LOCK_FILE
+
+    assert set(RUN_FOLDERS) == {name for name, folder in LAYOUT.items() if folder}
+    assert set(RUN_FILES) == ({name for name, folder in LAYOUT.items() if not folder}
+                              | {LOCK_FILE} | set(TUTORIAL_FILES))
+    assert EXPORT_FILES[0] == INFO_FILE
+    assert set(EXPORT_FILES) == {INFO_FILE, GENERATE_SCRIPT, *(
+        EXPORT_PREFIX + suffix for suffix in (".json", ".pdmodel", ".pdiparams"))}
+    assert (generate.RUN_FILES, generate.RUN_FOLDERS, generate.EXPORT_FILES) == (
+        RUN_FILES, RUN_FOLDERS, EXPORT_FILES)

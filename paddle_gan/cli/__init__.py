@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import stat
 import sys
 import traceback
 from dataclasses import MISSING, fields
@@ -107,10 +108,68 @@ def _check_folder_usable(path: str, flag: str, target: str) -> None:
         raise UserError(f"{flag} {target}: {existing} is not writable")
 
 
-def check_output_file(path: str, flag: str) -> None:
-    """UserError unless `path` can be written as a file (creates nothing)."""
+#: what a run folder holds (paddle_gan.train.run_folder.LAYOUT and its lock, the tutorial's
+#: weights) and an export folder (paddle_gan.io.export): no output file replaces one of them.
+#: Spelled out here, so that checking an output path imports no Paddle (a test keeps them equal).
+RUN_FILES = ("config.json", "data.json", "train_log.jsonl", "sessions.jsonl", ".lock",
+             "generator.pdparams", "discriminator.pdparams")
+RUN_FOLDERS = ("checkpoints", "samples", "vdl")
+EXPORT_FILES = ("generator_info.json", "generator.json", "generator.pdmodel",
+                "generator.pdiparams", "generate.py")
+
+
+def is_run_folder(folder: str) -> bool:
+    """Whether `folder` looks like a run folder: a config.json beside checkpoints/, data.json or
+    train_log.jsonl."""
+    return os.path.isfile(os.path.join(folder, "config.json")) and (
+        os.path.isdir(os.path.join(folder, "checkpoints"))
+        or any(os.path.isfile(os.path.join(folder, n)) for n in ("data.json", "train_log.jsonl")))
+
+
+def owner_of(path: str) -> Optional[str]:
+    """What `path` (symbolic links resolved) belongs to when it is one of a run's own files
+    (config.json, data.json, anything in checkpoints/, samples/, vdl/, ...) or an export's
+    ("the run in DIR", "the export in DIR"), else None."""
+    real = os.path.realpath(path)
+    folder, name = os.path.split(real)
+    if name in RUN_FILES + RUN_FOLDERS and is_run_folder(folder):
+        return f"the run in {folder}"
+    if name in EXPORT_FILES and os.path.isfile(os.path.join(folder, EXPORT_FILES[0])):
+        return f"the export in {folder}"
+    while os.path.dirname(folder) != folder:
+        parent = os.path.dirname(folder)
+        if os.path.basename(folder) in RUN_FOLDERS and is_run_folder(parent):
+            return f"the run in {parent}"
+        folder = parent
+    return None
+
+
+def _file_kind(mode: int) -> str:
+    """'a FIFO', 'a socket', 'a device', ... for a file that is not a regular one."""
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
+
+
+def check_output_file(path: str, flag: str, inputs: Sequence[Optional[str]] = ()) -> None:
+    """UserError unless `path` can be written as a file (creates nothing): not a folder, not an
+    existing FIFO, socket or device, not one of a run's or an export's own files (`owner_of`),
+    not one of `inputs` (the files the tool reads), and in a writable folder."""
     if os.path.isdir(path):
         raise UserError(f"{flag} {path} is a folder, not a file")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # a new file (or a dangling link): nothing there to protect
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UserError(f"{flag} {path} is {_file_kind(mode)}, not a regular file")
+    for given in inputs:
+        if given and os.path.exists(given) and os.path.realpath(given) == os.path.realpath(path):
+            raise UserError(f"{flag} {path} is an input of this command: an output never "
+                            f"replaces it")
+    owner = owner_of(path)
+    if owner is not None:
+        raise UserError(f"{flag} {path} is a file of {owner}: an output never replaces it")
     _check_folder_usable(os.path.dirname(os.path.abspath(path)), flag, path)
 
 

@@ -40,14 +40,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     # check the output path and refuse untrusted pickles before any work
     if args.json:
-        check_output_file(args.json, "--json")
+        check_output_file(args.json, "--json", (args.checkpoint, args.inception_weights))
     if args.inception_weights:
         from paddle_gan.errors import UserError
         from paddle_gan.io.init_weights import is_pickle_path, require_trust
 
+        if os.path.exists(args.inception_weights) and not os.path.isfile(args.inception_weights):
+            raise UserError(f"--inception-weights {args.inception_weights}: not a regular file")
         if not os.path.isfile(args.inception_weights):
             raise UserError(f"--inception-weights {args.inception_weights}: no such file (this "
                             f"tool never downloads; pass Paddle's inception_v3.pdparams)")
+        # a quick look before any work; the load decides again from the bytes it loads
         if is_pickle_path(args.inception_weights):
             require_trust(args.inception_weights, args.trust_checkpoint, "--inception-weights")
 

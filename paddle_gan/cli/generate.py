@@ -100,6 +100,22 @@ def make_inputs(info: dict, num: int, seed: int, class_index: Optional[int] = No
     return z, np.eye(classes, dtype=np.float32)[labels], labels
 
 
+def check_gpu() -> None:
+    """GenerateError unless this Paddle was built with CUDA and sees a GPU: Paddle Inference
+    asked for a GPU on a CPU build fails in its native code, beyond any Python handler."""
+    import paddle
+
+    if not paddle.is_compiled_with_cuda():
+        raise GenerateError("--gpu: this Paddle build has no CUDA; install paddlepaddle-gpu "
+                            "or leave out --gpu")
+    try:
+        count = paddle.device.cuda.device_count()
+    except Exception:  # a CUDA build on a machine without a driver
+        count = 0
+    if count < 1:
+        raise GenerateError("--gpu: no GPU is visible to this CUDA build of Paddle")
+
+
 def create_predictor(model_dir: str, info: dict, threads: Optional[int] = None, gpu: bool = False):
     """A paddle.inference predictor for the export in `model_dir`.
 
@@ -174,13 +190,52 @@ def save_points(points: np.ndarray, labels: Optional[np.ndarray], path: str) -> 
     plt.close(fig)
 
 
+#: an export folder's files and a run folder's (paddle_gan/cli/__init__.py keeps the same lists;
+#: this file imports nothing of paddle_gan): an output never replaces one of them
+EXPORT_FILES = ("generator_info.json", "generator.json", "generator.pdmodel",
+                "generator.pdiparams", "generate.py")
+RUN_FILES = ("config.json", "data.json", "train_log.jsonl", "sessions.jsonl", ".lock",
+             "generator.pdparams", "discriminator.pdparams")
+RUN_FOLDERS = ("checkpoints", "samples", "vdl")
+
+
+def _is_run_folder(folder: str) -> bool:
+    """A config.json beside checkpoints/, data.json or train_log.jsonl."""
+    return os.path.isfile(os.path.join(folder, "config.json")) and (
+        os.path.isdir(os.path.join(folder, "checkpoints"))
+        or any(os.path.isfile(os.path.join(folder, n)) for n in ("data.json", "train_log.jsonl")))
+
+
+def owner_of(path: str) -> Optional[str]:
+    """"the export in DIR" / "the run in DIR" when `path` (links resolved) is one of an export's
+    or a run's own files, else None."""
+    folder, name = os.path.split(os.path.realpath(path))
+    if name in EXPORT_FILES and os.path.isfile(os.path.join(folder, INFO_FILE)):
+        return f"the export in {folder}"
+    if name in RUN_FILES + RUN_FOLDERS and _is_run_folder(folder):
+        return f"the run in {folder}"
+    while os.path.dirname(folder) != folder:
+        parent = os.path.dirname(folder)
+        if os.path.basename(folder) in RUN_FOLDERS and _is_run_folder(parent):
+            return f"the run in {parent}"
+        folder = parent
+    return None
+
+
 def check_output(path: str, flag: str, suffix: str) -> None:
-    """GenerateError unless `path` names a `suffix` file that can be written (a probe file is
-    created in its folder and removed at once)."""
+    """GenerateError unless `path` names a `suffix` file that can be written: not a folder, not
+    an existing FIFO, socket or device, not a file of an export or a run (`owner_of`), in a
+    writable folder (a probe file is created there and removed at once)."""
     if not path.lower().endswith(suffix):
         raise GenerateError(f"{flag} {path}: give a {suffix} file name")
     if os.path.isdir(path):
         raise GenerateError(f"{flag} {path} is a folder, not a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise GenerateError(f"{flag} {path} exists and is not a regular file (a FIFO, socket "
+                            f"or device)")
+    owner = owner_of(path)
+    if owner is not None:
+        raise GenerateError(f"{flag} {path} is a file of {owner}: an output never replaces it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise GenerateError(f"{flag} {path}: folder {folder} does not exist")
@@ -248,6 +303,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check_output(args.out, "--out", ".png")
     if args.npy:
         check_output(args.npy, "--npy", ".npy")
+    if args.gpu:
+        check_gpu()
     info = load_info(args.model)
     z, cond, labels = make_inputs(info, args.num, args.seed, args.class_index)
     try:

@@ -43,7 +43,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise UserError(f"--n: must be in 1..32, got {args.n}")
     if not args.out.lower().endswith(".png"):
         raise UserError(f"--out {args.out}: give a .png file name")
-    check_output_file(args.out, "--out")  # before any work
+    check_output_file(args.out, "--out", (args.checkpoint,))  # before any work
+    gif = os.path.splitext(args.out)[0] + ".gif"
+    if args.progress:
+        check_output_file(gif, "--out (its .gif)", (args.checkpoint,))
 
     from paddle_gan.viz import plots
 
@@ -51,7 +54,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {plots.plot_curves(_run_dir(args.checkpoint), args.out)}")
         return 0
     if args.progress:
-        gif = os.path.splitext(args.out)[0] + ".gif"
         for path in plots.plot_progress(_run_dir(args.checkpoint), args.out, gif):
             print(f"wrote {path}")
         return 0

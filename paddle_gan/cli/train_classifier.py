@@ -34,8 +34,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')}: must be at least 1")
-    if args.shift < 0 or not args.lr > 0:
-        raise UserError("--shift must be >= 0 and --lr positive")
+    if args.shift < 0 or not 0 < args.lr <= 1:
+        raise UserError("--shift must be >= 0 and --lr in (0, 1]")
     check_output_file(args.out, "--out")  # not after 30 epochs
 
     from paddle_gan.metrics.classifier import save_weights

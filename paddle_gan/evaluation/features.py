@@ -7,13 +7,14 @@ metrics are not computed.
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from paddle_gan.checkpoint import is_npz
+from paddle_gan.checkpoint import read_weights
 from paddle_gan.errors import UserError
 
 #: Length of the random-projection fallback features.
@@ -79,7 +80,8 @@ def load_inception(path: str, trust: bool = False):
     """InceptionV3 (paddle.vision.models) with a local state dict; never downloads.
 
     Accepts an `.npz` of the state dict or, when the caller was given --trust-checkpoint,
-    Paddle's `.pdparams` (paddle.load). The format is decided by content, never by name.
+    Paddle's `.pdparams` (paddle.load). The file is read once; its format is decided from those
+    bytes (never by its name) and those bytes are loaded.
     UserError (one line) when the file is missing, unreadable or of another architecture.
     """
     if not os.path.isfile(path):
@@ -88,18 +90,18 @@ def load_inception(path: str, trust: bool = False):
     import paddle
     from paddle.vision.models import inception_v3
 
-    if not is_npz(path) and not trust:
-        raise UserError(f"--inception-weights {path}: not an .npz archive, so possibly a pickle; "
-                        f"pass --trust-checkpoint only if you trust the file")
-    try:
-        if is_npz(path):
-            with np.load(path, allow_pickle=False) as archive:
+    from paddle_gan.io.init_weights import unpickle_weights
+
+    weights = read_weights(path, "--inception-weights")  # checked and loaded: the same bytes
+    if weights.is_zip:
+        try:
+            with np.load(io.BytesIO(weights.data), allow_pickle=False) as archive:
                 state = {k: archive[k] for k in archive.files}
-        else:
-            state = paddle.load(path)
-    except Exception as exc:  # paddle.load raises many kinds for a bad file
-        raise UserError(f"--inception-weights {path}: cannot read it "
-                        f"({type(exc).__name__})") from None
+        except Exception as exc:  # a damaged zip raises many kinds
+            raise UserError(f"--inception-weights {path}: cannot read it "
+                            f"({type(exc).__name__})") from None
+    else:
+        state = unpickle_weights(weights, trust, "--inception-weights")
     if not isinstance(state, dict):
         raise UserError(f"--inception-weights {path}: not a state dict")
     model = inception_v3(pretrained=False, num_classes=1000, with_pool=True)

@@ -71,7 +71,7 @@ def run_config(spec: ComparisonSpec, loss: str, seed: int) -> TrainConfig:
 def final_step(run_dir: str) -> Optional[int]:
     """The step of the run folder's last checkpoint (None: no checkpoint)."""
     found = ckpt_io.list_checkpoints(run_dir)
-    return int(os.path.basename(found[-1])[len("step_"):-len(".npz")]) if found else None
+    return ckpt_io.step_in_name(found[-1]) if found else None
 
 
 def check_reusable(cfg: TrainConfig) -> None:

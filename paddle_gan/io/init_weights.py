@@ -9,6 +9,7 @@ Only network weights are taken (G, D); the optimizers start fresh and the run st
 """
 from __future__ import annotations
 
+import io
 import os
 from typing import Callable
 
@@ -25,7 +26,8 @@ TRUST_FLAG = "--trust-checkpoint"
 
 def is_pickle_path(path: str) -> bool:
     """True for every file that is not an .npz archive by content (see checkpoint.is_npz):
-    such a file is treated as a pickle, whatever its name, and needs --trust-checkpoint."""
+    such a file is treated as a pickle, whatever its name, and needs --trust-checkpoint. A quick
+    look before any work; the load decides again from the bytes it loads (`load_pickled_state`)."""
     return os.path.isfile(path) and not ckpt_io.is_npz(path)
 
 
@@ -38,15 +40,23 @@ def require_trust(path: str, trust: bool, what: str = "--init-from") -> None:
                         f"checkpoints need no flag)")
 
 
-def load_pickled_state(path: str, trust: bool) -> dict[str, np.ndarray]:
-    """A pickled state dict as NumPy arrays; refuses (without opening it) unless `trust`."""
-    if not os.path.isfile(path):
-        raise UserError(f"--init-from {path}: no such file")
-    require_trust(path, trust)
+def unpickle_weights(weights: ckpt_io.WeightsFile, trust: bool, what: str) -> object:
+    """`paddle.load` of the bytes in `weights`, the same bytes the trust check looked at: an
+    .npz is refused here (it never needs unpickling), anything else needs `trust`."""
+    if weights.is_zip:
+        raise UserError(f"{what} {weights.path}: an .npz archive is never unpickled")
+    require_trust(weights.path, trust, what)
     try:
-        state = paddle.load(path)
+        return paddle.load(io.BytesIO(weights.data))
     except Exception as exc:  # paddle.load raises many kinds for a damaged file
-        raise UserError(f"--init-from {path}: cannot read it ({type(exc).__name__})") from None
+        raise UserError(f"{what} {weights.path}: cannot read it ({type(exc).__name__})") from None
+
+
+def load_pickled_state(weights: ckpt_io.WeightsFile, trust: bool) -> dict[str, np.ndarray]:
+    """A pickled state dict as NumPy arrays, unpickled from the bytes already read (refused
+    unless `trust`)."""
+    path = weights.path
+    state = unpickle_weights(weights, trust, "--init-from")
     if not isinstance(state, dict) or not state:
         raise UserError(f"--init-from {path}: not a state dict of a network")
     try:
@@ -102,28 +112,38 @@ def _sources(target: str) -> list[str]:
     return tutorial
 
 
+def _checkpoint_networks(checkpoint: ckpt_io.Checkpoint, modules: dict[str, nn.Layer]
+                         ) -> list[str]:
+    """Restore the networks of `modules` that `checkpoint` holds; returns their keys."""
+    loaded = [k for k in modules if any(a.startswith(k + "/") for a in checkpoint.arrays)]
+    if not loaded:
+        raise UserError(f"--init-from {checkpoint.path}: holds none of the networks "
+                        f"{', '.join(modules)}")
+    ckpt_io.restore(checkpoint, {k: modules[k] for k in loaded}, {})
+    return loaded
+
+
 def init_from(spec: str, modules: dict[str, nn.Layer], trust: bool,
               say: Callable[[str], None] = print) -> list[str]:
     """Initialise `modules` ({"G": ..., "D": ...}) from `spec`: comma-separated checkpoint files,
-    run folders or .pdparams files. Returns the keys of the networks that were set."""
+    run folders or .pdparams files. Returns the keys of the networks that were set.
+
+    Each file is read once (`checkpoint.read_weights`); whether it is a zip or, needing trust, a
+    pickle is decided from those bytes, and those bytes are loaded."""
     done: list[str] = []
     for target in [part.strip() for part in spec.split(",") if part.strip()]:
         for source in _sources(target):
-            if is_pickle_path(source):
-                key = assign_state(load_pickled_state(source, trust), modules, source)
-                loaded = [key]
-            elif os.path.isdir(source) or ckpt_io.is_npz(source):
+            if os.path.isdir(source):
                 checkpoint = ckpt_io.resolve_checkpoint(source, warn=say)
-                loaded = [k for k in modules
-                          if any(a.startswith(k + "/") for a in checkpoint.arrays)]
-                if not loaded:
-                    raise UserError(f"--init-from {checkpoint.path}: holds none of the networks "
-                                    f"{', '.join(modules)}")
-                ckpt_io.restore(checkpoint, {k: modules[k] for k in loaded}, {})
-                source = checkpoint.path
+                loaded, source = _checkpoint_networks(checkpoint, modules), checkpoint.path
             else:
-                raise UserError(f"--init-from {source}: expected a checkpoint .npz, a run folder "
-                                f"or a .pdparams file")
+                weights = ckpt_io.read_weights(source, "--init-from")
+                if weights.is_zip:
+                    checkpoint = ckpt_io.load_checkpoint(source, weights)
+                    loaded = _checkpoint_networks(checkpoint, modules)
+                else:
+                    state = load_pickled_state(weights, trust)
+                    loaded = [assign_state(state, modules, source)]
             say(f"initialised {' and '.join(loaded)} from {source}")
             done += loaded
     return done

@@ -133,17 +133,12 @@ def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None
     # continuing from an older checkpoint while newer ones exist in the
     # run folder would interleave two histories (and --resume would later pick the stale one).
     newer = [] if cfg.resume == "latest" else [
-        p for p in ckpt_io.list_checkpoints(run_dir) if _step_of(p) > checkpoint.step]
+        p for p in ckpt_io.list_checkpoints(run_dir) if ckpt_io.step_in_name(p) > checkpoint.step]
     if newer:
         raise UserError(f"cannot resume {checkpoint.path} into {run_dir}: it holds newer "
                         f"checkpoints ({', '.join(os.path.basename(p) for p in newer)}); move "
                         f"them away or choose another --output")
     return checkpoint
-
-
-def _step_of(path: str) -> int:
-    """The step number in a step_XXXXXXXX.npz file name."""
-    return int(os.path.basename(path)[len("step_"):-len(".npz")])
 
 
 def _quiet(text: str) -> None:

@@ -11,7 +11,6 @@ generated points by class, and the heat map shows D's output averaged over the c
 from __future__ import annotations
 
 import gc
-import glob
 import os
 import re
 from typing import Any, Optional, Sequence
@@ -20,10 +19,10 @@ import numpy as np
 
 from paddle_gan.atomic import atomic_copy, atomic_write
 from paddle_gan.errors import UserError
-from paddle_gan.checkpoint import SAMPLES_DIR
+from paddle_gan.checkpoint import SAMPLES_DIR, folder_entries
 
 FRAME_PATTERN = "frame_{step:08d}.png"
-_FRAME_RE = re.compile(r"^frame_(\d{8,})\.png$")
+_FRAME_RE = re.compile(r"^frame_([0-9]{8,})\.png$")
 GIF_NAME = "training.gif"
 FINAL_NAME = "final.png"
 #: Generated and real points drawn per frame.
@@ -126,10 +125,10 @@ def save_picture(path: str, picture: np.ndarray) -> None:
 def frame_files(folder: str) -> list[str]:
     """The frame PNGs in `folder`, in step order."""
     found = []
-    for path in glob.glob(os.path.join(folder, "frame_*.png")):
-        match = _FRAME_RE.match(os.path.basename(path))
-        if match:
-            found.append((int(match.group(1)), path))
+    for entry in folder_entries(folder):
+        match = _FRAME_RE.match(entry.name)
+        if match and entry.is_file():
+            found.append((int(match.group(1)), entry.path))
     return [path for _, path in sorted(found)]
 
 

@@ -6,7 +6,6 @@ call them too.
 """
 from __future__ import annotations
 
-import glob
 import math
 import os
 import re
@@ -18,7 +17,7 @@ from paddle_gan.errors import UserError
 from paddle_gan.io.runs import (LoadedRun, build_generator, eval_latents, generate,
                                            latent_dim_of, load_split)
 from paddle_gan.monitor import VISUALDL_DIR
-from paddle_gan.checkpoint import SAMPLES_DIR
+from paddle_gan.checkpoint import SAMPLES_DIR, folder_entries
 from paddle_gan.atomic import atomic_write
 from paddle_gan.viz import make_grid, save_figure, save_png
 
@@ -111,8 +110,8 @@ def read_scalars(run_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """
     from visualdl import LogReader
 
-    files = sorted(glob.glob(os.path.join(run_dir, VISUALDL_DIR, "*vdlrecords*")),
-                   key=os.path.getmtime)
+    files = sorted((entry.path for entry in folder_entries(os.path.join(run_dir, VISUALDL_DIR))
+                    if "vdlrecords" in entry.name and entry.is_file()), key=os.path.getmtime)
     if not files:
         raise UserError(f"{run_dir} has no VisualDL log ({VISUALDL_DIR}/vdlrecords.*)")
     merged: dict[str, dict[int, float]] = {}
@@ -187,10 +186,10 @@ def progress_frames(run_dir: str) -> list[tuple[str, str]]:
     """(label, path) of the per-epoch sample grids in samples/, by epoch, then the final one."""
     folder = os.path.join(run_dir, SAMPLES_DIR)
     epochs = []
-    for path in glob.glob(os.path.join(folder, "epoch_*.png")):
-        match = re.match(r"epoch_(\d+)\.png$", os.path.basename(path))
-        if match:
-            epochs.append((int(match.group(1)), path))
+    for entry in folder_entries(folder):
+        match = re.match(r"epoch_([0-9]+)\.png$", entry.name)
+        if match and entry.is_file():
+            epochs.append((int(match.group(1)), entry.path))
     frames = [(f"epoch {e}", p) for e, p in sorted(epochs)]
     final = os.path.join(folder, "final.png")
     if os.path.isfile(final):
