@@ -28,10 +28,13 @@ def test_pyproject_dependencies_mirror_requirements():
                          and _requirement_names([r]).isdisjoint(TEST_ONLY)}  # same pins
     assert _requirement_names(project["project"]["optional-dependencies"]["test"]) == TEST_ONLY
     data = project["tool"]["setuptools"]["package-data"]["paddle_gan"]
-    assert set(data) == {"configs/*.yaml", "configs/tutorial/*.yaml", "metrics/weights/*"}
+    assert set(data) == {"configs/*.yaml", "configs/tutorial/*.yaml", "metrics/weights/*",
+                         "pretrained/*"}
     package = os.path.join(ROOT, "paddle_gan")
     assert any(n.endswith(".yaml") for n in os.listdir(os.path.join(package, "configs")))
     assert os.listdir(os.path.join(package, "metrics", "weights"))
+    assert {"quickstart.npz", "quickstart.json"} <= set(os.listdir(os.path.join(package,
+                                                                                "pretrained")))
 
 
 def _module(*args):
@@ -142,3 +145,8 @@ def test_a_non_editable_install_runs_every_tool_without_the_checkout(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert served.returncode == 0, served.stderr
     assert (work / "grid.png").stat().st_size > 100
+    # the shipped generator travels in the wheel
+    done = run("generate", "--pretrained", "quickstart", "--num", "10", "--out", "digits.png")
+    assert done.returncode == 0, done.stderr
+    assert "10 samples of the shipped quickstart generator" in done.stdout
+    assert (work / "digits.png").stat().st_size > 100

@@ -3,7 +3,13 @@
 DIR comes from tools/export.py. This file imports no training code (nor paddle_gan): only
 paddle.inference, numpy, Pillow and, for 2-D point generators, matplotlib; copy it next to an
 export folder and it runs anywhere Paddle is installed. Latents are standard normal from --seed;
-conditional generators draw class --class, or classes 0, 1, 2, ... in turn.
+conditional generators draw class --class (= --digit), or classes 0, 1, 2, ... in turn.
+
+`--pretrained quickstart` draws instead from a generator shipped in the package
+(paddle_gan/pretrained/, see paddle_gan/io/pretrained.py), offline and without a run folder:
+    python tools/generate.py --pretrained quickstart --out grid.png [--digit 7] [--num N]
+draws N (100) digits, one column per class (or only sevens). Only this path imports paddle_gan
+(installed, or the checkout this file lies in).
 """
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ INFO_FILE = "generator_info.json"
 PARAMS_FILE = "generator.pdiparams"
 MAX_NUM = 4096
 BATCH = 256
+#: samples drawn by default: an 8x8 grid of an export, a 10x10 grid of a shipped generator
+DEFAULT_NUM = 64
+DEFAULT_PRETRAINED_NUM = 100
 
 
 class GenerateError(Exception):
@@ -158,12 +167,13 @@ def to_unit_range(x: np.ndarray, output_range: Sequence[float]) -> np.ndarray:
     return (x - low) / (high - low)
 
 
-def image_grid(images: np.ndarray, padding: int = 2) -> np.ndarray:
-    """Tile [N, C, H, W] images in [0, 1] (C 1 or 3) into a square-ish uint8 [H', W', 3] grid."""
+def image_grid(images: np.ndarray, padding: int = 2, ncol: Optional[int] = None) -> np.ndarray:
+    """Tile [N, C, H, W] images in [0, 1] (C 1 or 3) into a uint8 [H', W', 3] grid of `ncol`
+    columns (default: square-ish)."""
     n, c, h, w = images.shape
     if c == 1:
         images = np.repeat(images, 3, axis=1)
-    ncol = int(math.ceil(math.sqrt(n)))
+    ncol = min(n, ncol) if ncol else int(math.ceil(math.sqrt(n)))
     nrow = int(math.ceil(n / ncol))
     grid = np.ones((3, nrow * (h + padding) + padding, ncol * (w + padding) + padding), np.float32)
     for index in range(n):
@@ -265,9 +275,9 @@ def write_atomically(path: str, write) -> None:
 
 
 def write_samples(info: dict, samples: np.ndarray, labels: Optional[np.ndarray], out: str,
-                  npy: Optional[str]) -> np.ndarray:
-    """The picture (image grid or scatter plot) to `out` and the samples to `npy`, each
-    written atomically; returns the saved samples (images mapped to [0, 1])."""
+                  npy: Optional[str], ncol: Optional[int] = None) -> np.ndarray:
+    """The picture (image grid of `ncol` columns, or scatter plot) to `out` and the samples to
+    `npy`, each written atomically; returns the saved samples (images mapped to [0, 1])."""
     if info.get("sample_kind") == "points":
         write_atomically(out, lambda path: save_points(samples, labels, path))
         kept = samples
@@ -275,25 +285,72 @@ def write_samples(info: dict, samples: np.ndarray, labels: Optional[np.ndarray],
         kept = np.clip(to_unit_range(samples, info["output_range"]), 0.0, 1.0)
         from PIL import Image
 
-        write_atomically(out, lambda path: Image.fromarray(image_grid(kept)).save(path))
+        write_atomically(out, lambda path: Image.fromarray(image_grid(kept, ncol=ncol)).save(path))
     if npy:
         write_atomically(npy, lambda path: np.save(path, kept.astype(np.float32)))
     return kept
 
 
+def load_pretrained(name: str):
+    """--pretrained: the shipped generator `name` (paddle_gan.io.pretrained.Pretrained). Needs
+    the paddle_gan package: installed, or the checkout this file lies in (tools/generate.py)."""
+    try:
+        from paddle_gan.io import pretrained
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("paddle_gan"):
+            raise
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if not os.path.isfile(os.path.join(root, "paddle_gan", "io", "pretrained.py")):
+            raise GenerateError("--pretrained needs the paddle_gan package (pip install . in "
+                                "the repository, or run tools/generate.py from it)") from None
+        sys.path.insert(0, root)
+        from paddle_gan.io import pretrained
+    from paddle_gan.errors import UserError
+
+    try:
+        return pretrained.load_pretrained(name)
+    except UserError as exc:
+        raise GenerateError(str(exc)) from None
+
+
+def predict_pretrained(shipped, z: np.ndarray, labels: Optional[np.ndarray],
+                       threads: Optional[int] = None, gpu: bool = False) -> np.ndarray:
+    """The shipped generator's raw outputs (dynamic graph, eval mode) for z [N, latent_dim]
+    and class indices [N], in batches."""
+    import paddle
+
+    from paddle_gan.io.export import reference_outputs
+
+    paddle.set_device("gpu" if gpu else "cpu")
+    if threads:
+        paddle.base.core.set_num_threads(threads)
+    return np.concatenate([
+        reference_outputs(shipped.generator, shipped.num_classes, z[start:start + BATCH],
+                          None if labels is None else labels[start:start + BATCH])
+        for start in range(0, len(z), BATCH)])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = OneLineParser(prog="generate.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, metavar="DIR", help="folder from tools/export.py")
-    parser.add_argument("--num", type=int, default=64, help=f"samples to draw, 1..{MAX_NUM} (64)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", metavar="DIR", help="folder from tools/export.py")
+    source.add_argument("--pretrained", metavar="NAME",
+                        help="a generator shipped in the package (quickstart: MNIST digits)")
+    parser.add_argument("--num", type=int, default=None,
+                        help=f"samples to draw, 1..{MAX_NUM} ({DEFAULT_NUM}; --pretrained: "
+                             f"{DEFAULT_PRETRAINED_NUM})")
     parser.add_argument("--out", required=True, metavar="FILE.png", help="picture to write")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (0)")
-    parser.add_argument("--class", dest="class_index", type=int, default=None, metavar="C",
-                        help="conditional generators: draw class C only (default: cycle classes)")
+    parser.add_argument("--class", "--digit", dest="class_index", type=int, default=None,
+                        metavar="C", help="conditional generators: draw class C only (default: "
+                                          "cycle classes); --digit 7 draws sevens")
     parser.add_argument("--npy", default=None, metavar="FILE.npy",
                         help="also save the samples, mapped to [0, 1] for images, as .npy")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (all cores)")
     parser.add_argument("--gpu", action="store_true", help="run on GPU 0 (paddlepaddle-gpu)")
     args = parser.parse_args(argv)
+    if args.num is None:
+        args.num = DEFAULT_PRETRAINED_NUM if args.pretrained else DEFAULT_NUM
     if not 1 <= args.num <= MAX_NUM:
         raise GenerateError(f"--num: must be in 1..{MAX_NUM}, got {args.num}")
     if not 0 <= args.seed < 2 ** 32:
@@ -305,22 +362,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         check_output(args.npy, "--npy", ".npy")
     if args.gpu:
         check_gpu()
-    info = load_info(args.model)
-    z, cond, labels = make_inputs(info, args.num, args.seed, args.class_index)
+    ncol = None
+    if args.pretrained:
+        shipped = load_pretrained(args.pretrained)
+        info = shipped.info
+        z, cond, labels = make_inputs(info, args.num, args.seed, args.class_index)
+        samples = predict_pretrained(shipped, z, labels, args.threads, args.gpu)
+        # one column per class when the classes cycle, ten columns of one class otherwise
+        ncol = int(info["num_classes"]) or None
+    else:
+        info = load_info(args.model)
+        z, cond, labels = make_inputs(info, args.num, args.seed, args.class_index)
+        try:
+            samples = predict(create_predictor(args.model, info, args.threads, args.gpu), z, cond)
+        except Exception as exc:  # Paddle's own errors are many lines: keep the first
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"generate.py: error: Paddle Inference failed: {first}", file=sys.stderr)
+            return 1
     try:
-        samples = predict(create_predictor(args.model, info, args.threads, args.gpu), z, cond)
-    except Exception as exc:  # Paddle's own errors are many lines: keep the first
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"generate.py: error: Paddle Inference failed: {first}", file=sys.stderr)
-        return 1
-    try:
-        kept = write_samples(info, samples, labels, args.out, args.npy)
+        kept = write_samples(info, samples, labels, args.out, args.npy, ncol)
     except OSError as exc:  # e.g. disk full: the previous files stay (write_atomically)
         print(f"generate.py: error: cannot write {args.out}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
     classes = f", class {args.class_index}" if args.class_index is not None else ""
-    print(f"wrote {args.out}: {args.num} samples (seed {args.seed}{classes})")
+    origin = f" of the shipped {args.pretrained} generator" if args.pretrained else ""
+    print(f"wrote {args.out}: {args.num} samples{origin} (seed {args.seed}{classes})")
     return 0
 
 

@@ -70,6 +70,12 @@ def load_split(run: LoadedRun, split: str) -> ArrayData:
     return run.splits[split]
 
 
+def sample_module(meta: dict) -> str:
+    """The network a run samples from: G's weight average when the run kept one (--g-ema),
+    what its sample grids showed; else G."""
+    return "G_ema" if "G_ema" in meta.get("modules", []) else "G"
+
+
 def build_generator(run: LoadedRun, data: ArrayData):
     """The run's generator rebuilt from its config, weights restored, in eval mode."""
     from paddle_gan.models import build_models
@@ -79,9 +85,7 @@ def build_generator(run: LoadedRun, data: ArrayData):
         generator, _ = build_models(run.cfg, data_spec(run.cfg, data))
     except ValueError as exc:
         raise UserError(f"{run.checkpoint.path}: cannot rebuild its model: {exc}") from None
-    # the weight average when the run kept one (--g-ema): what its samples showed
-    key = "G_ema" if "G_ema" in run.checkpoint.meta.get("modules", []) else "G"
-    ckpt_io.restore(run.checkpoint, {key: generator}, {})
+    ckpt_io.restore(run.checkpoint, {sample_module(run.checkpoint.meta): generator}, {})
     generator.eval()
     return generator
 
