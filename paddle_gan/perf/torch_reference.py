@@ -63,20 +63,13 @@ def twin_leaf(layer: Any) -> Any:
         if src is not None:
             getattr(dst, name).data.copy_(_tensor(src))
 
-    if isinstance(layer, pnn.Conv2D):
-        out = tnn.Conv2d(layer._in_channels, layer._out_channels, layer._kernel_size,
-                         stride=layer._stride, padding=_same_padding(layer),
-                         dilation=layer._dilation, groups=layer._groups,
-                         bias=layer.bias is not None)
-        copy(out, "weight", layer.weight)
-        copy(out, "bias", layer.bias)
-        return out
-    if isinstance(layer, pnn.Conv2DTranspose):
-        out = tnn.ConvTranspose2d(layer._in_channels, layer._out_channels, layer._kernel_size,
-                                  stride=layer._stride, padding=_same_padding(layer),
-                                  output_padding=layer.output_padding,
-                                  dilation=layer._dilation, groups=layer._groups,
-                                  bias=layer.bias is not None)
+    if isinstance(layer, (pnn.Conv2D, pnn.Conv2DTranspose)):
+        transposed = isinstance(layer, pnn.Conv2DTranspose)
+        extra = {"output_padding": layer.output_padding} if transposed else {}
+        out = (tnn.ConvTranspose2d if transposed else tnn.Conv2d)(
+            layer._in_channels, layer._out_channels, layer._kernel_size, stride=layer._stride,
+            padding=_same_padding(layer), dilation=layer._dilation, groups=layer._groups,
+            bias=layer.bias is not None, **extra)
         copy(out, "weight", layer.weight)
         copy(out, "bias", layer.bias)
         return out
