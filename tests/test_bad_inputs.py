@@ -349,8 +349,9 @@ ROWS = [
         "--json {bad}/empty is a folder, not a file"),
     Row("eval json is a FIFO", "eval", ["--checkpoint", "{run}", "--json", "{special}/fifo.json"],
         "--json {special}/fifo.json is a FIFO, not a regular file"),
-    Row("eval json is a device", "eval", ["--checkpoint", "{run}", "--json", "/dev/null"],
-        "--json /dev/null is a character device, not a regular file"),
+    Row("eval json is a device", "eval",
+        ["--checkpoint", "{run}", "--json", "{special}/null_link.json"],
+        "--json {special}/null_link.json is a character device, not a regular file"),
     Row("eval json is the run's config", "eval",
         ["--checkpoint", "{run}", "--json", "{run}/config.json"],
         "is a file of the run in {run}: an output never replaces it"),
@@ -634,6 +635,9 @@ def _write_special_files(special, run_dir, bad):
     server = socket.socket(socket.AF_UNIX)
     server.bind(str(special / "socket.png"))
     server.close()  # the socket file stays
+    # a device through a link: were the check missing, the atomic write would replace the link
+    # in this folder, never /dev/null itself (as root, writing to /dev/null directly would)
+    os.symlink(os.devnull, special / "null_link.json")
     os.symlink(os.path.join(run_dir, "data.json"), special / "data_link.json")
     os.symlink(ck.checkpoint_path(run_dir, 4), special / "ckpt_link.npy")
     os.symlink(ck.checkpoint_path(run_dir, 2), special / "progress.gif")

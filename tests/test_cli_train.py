@@ -26,7 +26,7 @@ def test_tiny_run_writes_the_run_folder(tmp_path):
     (["--loss", "hinge"], "loss: unknown value 'hinge'; choose from gan, minimax"),
     (["--width", "wide"], "width: expected int"),
     (["--batch-size", "0"], "batch_size: must be at least 1"),
-    (["--lr-g", "-3"], "lr_g: must be positive"),
+    (["--lr-g", "-3"], "lr_g: must be in (0, 1], got -3.0"),
     (["--bogus-flag"], "unrecognized arguments: --bogus-flag"),
     (["--data-dir", "/nonexistent/mnist"], "--data-dir /nonexistent/mnist: no such folder"),
     (["--config", "/nonexistent.yaml"], "config file not found"),
