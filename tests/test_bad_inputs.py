@@ -28,6 +28,7 @@ from image_bombs import png_header
 from inprocess_tools import run_tool_main
 from paddle_gan import checkpoint as ck
 from paddle_gan.config import to_dict
+from paddle_gan.losses import LOSSES
 from paddle_gan.models.seed import PixelShuffleGenerator, StridedDiscriminator
 from paddle_gan.train.run import run_training
 
@@ -99,8 +100,8 @@ ROWS = [
         "keep_checkpoints: must be at least 1, got 0"),
     Row("train save every zero steps", "train", ["--save-every-steps", "0", "--output", "{out}"],
         "save_every_steps: must be at least 1, got 0"),
-    Row("train unknown loss", "train", ["--loss", "hinge", "--output", "{out}"],
-        "loss: unknown value 'hinge'; choose from gan, minimax, lsgan, wgan, wgangp"),
+    Row("train unknown loss", "train", ["--loss", "no_such_loss", "--output", "{out}"],
+        "loss: unknown value 'no_such_loss'; choose from " + ", ".join(LOSSES)),
     Row("train unknown model", "train", ["--model", "nope", "--output", "{out}"],
         "model: unknown value 'nope'"),
     Row("train unknown data set", "train", ["--dataset", "imagenet", "--output", "{out}"],
@@ -442,8 +443,8 @@ ROWS = [
         ["--out", "{bad}/a_file/weights.npz"], "a_file is a file, not a folder"),
     Row("classifier data dir missing", "train_classifier",
         ["--data-dir", "{bad}/no_such_dir", "--out", "{out}.npz"], "no such folder"),
-    Row("compare unknown loss", "compare_losses", ["--out", "{out}", "--losses", "hinge"],
-        "--losses: unknown hinge"),
+    Row("compare unknown loss", "compare_losses", ["--out", "{out}", "--losses", "no_such_loss"],
+        "--losses: unknown no_such_loss"),
     Row("compare seeds not numbers", "compare_losses", ["--out", "{out}", "--seeds", "a,b"],
         "--seeds: expected comma-separated integers"),
     Row("compare zero updates", "compare_losses", ["--out", "{out}", "--g-updates", "0"],

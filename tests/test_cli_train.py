@@ -23,7 +23,7 @@ def test_tiny_run_writes_the_run_folder(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--loss", "hinge"], "loss: unknown value 'hinge'; choose from gan, minimax"),
+    (["--loss", "no_such_loss"], "loss: unknown value 'no_such_loss'; choose from gan, minimax"),
     (["--width", "wide"], "width: expected int"),
     (["--batch-size", "0"], "batch_size: must be at least 1"),
     (["--lr-g", "-3"], "lr_g: must be in (0, 1], got -3.0"),

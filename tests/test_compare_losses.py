@@ -70,7 +70,7 @@ def test_tool_rejects_unknown_losses(tmp_path):
 
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     tool = importlib.import_module("compare_losses")
-    with pytest.raises(UserError, match="unknown hinge"):
-        tool.main(["--out", str(tmp_path), "--losses", "gan,hinge"])
+    with pytest.raises(UserError, match="unknown no_such_loss"):
+        tool.main(["--out", str(tmp_path), "--losses", "gan,no_such_loss"])
     with pytest.raises(UserError, match="--seeds"):
         tool.main(["--out", str(tmp_path), "--seeds", "a,b"])

@@ -52,7 +52,7 @@ def test_bad_yaml_is_one_line_user_error(tmp_path, text, message):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"loss": "hinge"}, "loss"),
+    ({"loss": "no_such_loss"}, "loss"),
     ({"model": "nope"}, "model"),
     ({"batch_size": 0}, "batch_size"),
     ({"lr_g": -1.0}, "lr_g"),

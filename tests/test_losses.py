@@ -80,11 +80,11 @@ def test_scores_are_probabilities_for_bce_and_means_otherwise():
 
 
 def test_table_flags_and_lookup():
-    assert set(LOSSES) == {"gan", "minimax", "lsgan", "wgan", "wgangp"}
+    assert {"gan", "minimax", "lsgan", "wgan", "wgangp"} <= set(LOSSES)  # more may be added
     assert LOSSES["wgan"].weight_clipping and not LOSSES["wgan"].gradient_penalty
     assert LOSSES["wgangp"].gradient_penalty and not LOSSES["wgangp"].weight_clipping
     with pytest.raises(ValueError, match="choose from"):
-        get_loss("hinge2")
+        get_loss("no_such_loss")
 
 
 class LinearCritic(paddle.nn.Layer):
