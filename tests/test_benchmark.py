@@ -189,3 +189,20 @@ def test_reference_without_torch_is_one_line(monkeypatch, capsys):
     assert run_tool_main("benchmark", ["--reference", "torch"]) == 2
     err = capsys.readouterr().err
     assert "needs PyTorch" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--reference", "torch", "--rows", "quickstart,no_such_row"], "--rows: unknown no_such_row"),
+    (["--reference", "torch", "--rounds", "0"], "--rounds must be in 1..1000"),
+    (["--profile", "0"], "--profile must be in 1..10000"),
+])
+def test_reference_and_profile_flags_are_checked_before_any_work(monkeypatch, capsys, argv,
+                                                                  message):
+    from paddle_gan.perf import torch_reference
+
+    monkeypatch.setattr(torch_reference, "torch_available", lambda: True)
+    monkeypatch.setattr(torch_reference, "measure_row",
+                        lambda *a, **k: pytest.fail("a row was measured"))
+    assert run_tool_main("benchmark", argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
