@@ -64,7 +64,25 @@ def _fast_bias(layer: nn.Layer) -> bool:
 
 class Conv2D(nn.Conv2D):
     """`paddle.nn.Conv2D` (same arguments, parameters and state dict) whose bias is added by
-    `add_channel_bias`: the same numbers, faster on the CPU."""
+    `add_channel_bias`: the same numbers, faster on the CPU.
+
+    condition_channels: the last K of the `in_channels` are a one-hot condition's K constant
+        maps (how a conditional GAN conditions a convolutional network). The layer is then
+        called on the other channels only and the condition's part of the output is added by
+        `condition_response`: a convolution is linear in its input and the map of class k is
+        cond[:, k] times a map of ones, so that part is `cond @ conv(ones, weight[:, C + k])`,
+        computed once per call for a batch. The same function and parameters as the layer on
+        concatenated maps (equal to float rounding), at C / (C + K) of its multiply-adds.
+    """
+
+    def __init__(self, *args: object, condition_channels: int = 0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if condition_channels and (condition_channels >= self._in_channels or self._groups != 1
+                                   or self._data_format != "NCHW"
+                                   or getattr(self, "_padding_mode", "zeros") != "zeros"):
+            raise ValueError(f"condition_channels={condition_channels} needs an NCHW, "
+                             f"zero-padded, ungrouped convolution with more input channels")
+        self.condition_channels = condition_channels
 
     @property
     def fast_bias(self) -> bool:
@@ -72,15 +90,42 @@ class Conv2D(nn.Conv2D):
         return _fast_bias(self)
 
     def convolve(self, x: paddle.Tensor) -> paddle.Tensor:
-        """The convolution without its bias."""
-        return F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
+        """The convolution of x's channels, without the bias (and without the condition's
+        channels of a conditioned layer: x [N, in_channels - condition_channels, H, W])."""
+        weight = self.weight
+        if self.condition_channels:
+            weight = weight[:, :self._in_channels - self.condition_channels]
+        return F.conv2d(x, weight, None, stride=self._stride, padding=self._padding,
                         dilation=self._dilation, groups=self._groups,
                         data_format=self._data_format)  # [N, out, H', W']
 
+    def condition_response(self, cond: paddle.Tensor | None, height: int,
+                           width: int) -> paddle.Tensor:
+        """What the condition's constant maps add to the output of an input of side
+        (height, width): cond [N, K] -> [N, out, H', W']."""
+        if cond is None:
+            raise ValueError("this layer is conditioned: call it with the condition")
+        k = self.condition_channels
+        out_channels, _, kh, kw = self.weight.shape
+        per_class = paddle.transpose(self.weight[:, self._in_channels - k:], [1, 0, 2, 3])
+        ones = paddle.ones([1, 1, height, width], dtype=self.weight.dtype)
+        maps = F.conv2d(ones, paddle.reshape(per_class, [k * out_channels, 1, kh, kw]),
+                        stride=self._stride, padding=self._padding,
+                        dilation=self._dilation)  # [1, K * out, H', W']
+        side_h, side_w = maps.shape[2], maps.shape[3]
+        table = paddle.reshape(maps, [k, out_channels * side_h * side_w])  # [K, out * H' * W']
+        return paddle.reshape(paddle.matmul(cond, table),
+                              [-1, out_channels, side_h, side_w])  # [N, out, H', W']
+
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        if not self.fast_bias:
+        if not self.fast_bias and not self.condition_channels:
             return super().forward(x)
-        return add_channel_bias(self.convolve(x), self.bias)  # [N, out, H', W']
+        out = self.convolve(x)  # [N, out, H', W']
+        if self.bias is None:
+            return out
+        if self.fast_bias:
+            return add_channel_bias(out, self.bias)
+        return out + paddle.reshape(self.bias, [1, -1, 1, 1])
 
 
 class Conv2DTranspose(nn.Conv2DTranspose):
@@ -101,27 +146,47 @@ class ConvBN(nn.Layer):
     """Conv2D (no bias) -> norm -> activation: the tutorial's basic block.
 
     Args:
-        in_channels: input channels.
+        in_channels: input channels (a conditioned block's include the condition's).
         out_channels: output channels.
         kernel_size: square kernel size.
         stride: convolution stride.
         padding: "same", "valid" or an int, as `paddle.nn.Conv2D` takes it (default valid).
         act: activation name (LeakyReLU 0.2 by default, as in the tutorial; "mish", "relu").
         norm: "batch" (the tutorial's), "instance" or "none". Without a norm the conv gets a bias.
+        condition_channels: K > 0 makes a conditioned block: called as block(x, cond) with x
+            [N, in_channels - K, H, W] and a one-hot cond [N, K], the same as the block on x
+            with cond's K constant maps appended (see `Conv2D`).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: str | int = 0, act: str = "leaky_relu", norm: str = "batch") -> None:
+                 padding: str | int = 0, act: str = "leaky_relu", norm: str = "batch",
+                 condition_channels: int = 0) -> None:
         super().__init__()
         # The tutorial drops the bias because BatchNorm's shift replaces it.
         bias = None if norm == "none" else False
         self.conv = Conv2D(in_channels, out_channels, kernel_size, stride=stride,
-                              padding=padding, bias_attr=bias)
+                           padding=padding, bias_attr=bias, condition_channels=condition_channels)
         self.norm = make_norm2d(norm, out_channels)
         self.act = make_activation(act)
 
-    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.act(self.norm(self.conv(x)))
+    def forward(self, x: paddle.Tensor, cond: paddle.Tensor | None = None) -> paddle.Tensor:
+        if cond is not None and not self.conv.condition_channels:
+            raise ValueError("this block takes no condition (condition_channels=0)")
+        out = self.conv(x)  # [N, out, H', W']
+        if self.conv.condition_channels:
+            out = out + self.conv.condition_response(cond, x.shape[2], x.shape[3])
+        return self.act(self.norm(out))
+
+
+def conditioned_stack(stack: nn.Sequential, x: paddle.Tensor,
+                      cond: paddle.Tensor | None) -> paddle.Tensor:
+    """Run `stack` on x, its first block (a `ConvBN`) given the condition: [N, C, H, W] ->
+    the stack's output."""
+    blocks = list(stack.children())
+    x = blocks[0](x, cond)
+    for block in blocks[1:]:
+        x = block(x)
+    return x
 
 
 class UpConvBN(nn.Layer):

@@ -134,9 +134,10 @@ class TrainConfig:
     histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
                                      "gradients every N steps (0 = off)")
     # speed
-    onednn: Optional[bool] = _opt(None, "CPU: run the Conv2D layers on oneDNN kernels (default: "
-                                        "on when they cost >= 50 MFLOP per batch, e.g. the "
-                                        "quickstart and the seed model at batch 64)")
+    onednn: Optional[bool] = _opt(None, "CPU: run on oneDNN kernels the Conv2D layers they "
+                                        "win on (default: on when those cost >= 40 MFLOP per "
+                                        "batch, e.g. the quickstart and the seed model at "
+                                        "batch 64)")
     to_static: bool = _opt(False, "compile G's and D's forwards with paddle.jit.to_static")
     amp: bool = _opt(False, "mixed precision: float16 autocast + loss scaling (GPU; Paddle's CPU "
                             "build has none, so on CPU it is reported and ignored)")

@@ -55,6 +55,8 @@ def forward_flops(layer: nn.Layer, inputs: paddle.Tensor, output: paddle.Tensor)
     kind = layer_kind(layer)
     weight_shape = list(layer.weight.shape)
     if kind == "conv":
+        # a conditioned convolution convolves only its input's channels (`blocks.Conv2D`)
+        weight_shape[1] -= getattr(layer, "condition_channels", 0)
         macs = _numel(output) * math.prod(weight_shape[1:])
     elif kind == "convT":
         macs = _numel(inputs) * math.prod(weight_shape[1:])

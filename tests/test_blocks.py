@@ -114,3 +114,43 @@ def test_add_channel_bias_adds_each_channel_s_value():
     assert out.shape == (2, 3, 2, 2)
     np.testing.assert_array_equal(out[:, :, 0, 0], [[1, 2, 3], [1, 2, 3]])
     assert np.all(out == out[:, :, :1, :1])
+
+
+@pytest.mark.parametrize("padding,stride,norm", [("same", 1, "batch"), (1, 2, "none"),
+                                                 (0, 2, "batch")])
+def test_conditioned_block_is_the_block_on_appended_condition_maps(padding, stride, norm):
+    """A conditioned ConvBN on (x, cond) = the same weights on x with cond's K constant maps
+    appended: output, the input's and every weight's gradient, within float rounding; also for
+    a condition that is not one-hot (the response is linear in cond)."""
+    from paddle_gan.blocks import append_condition_maps
+
+    paddle.seed(3)
+    kernel = 5 if padding == "same" else 4
+    block = ConvBN(11, 16, kernel, stride=stride, padding=padding, norm=norm,
+                   condition_channels=10)
+    plain = ConvBN(11, 16, kernel, stride=stride, padding=padding, norm=norm)
+    plain.set_state_dict(block.state_dict())
+    rng = np.random.default_rng(0)
+    x = paddle.to_tensor(rng.standard_normal((6, 1, 28, 28)).astype("float32"),
+                         stop_gradient=False)
+    cond = paddle.to_tensor(rng.random((6, 10)).astype("float32"))
+    results = []
+    for out in (block(x, cond), plain(append_condition_maps(x, cond))):
+        (out * out).sum().backward()
+        results.append((out.numpy(), x.grad.numpy().copy(),
+                        {n: p.grad.numpy().copy() for n, p in
+                         (("w", (block if not results else plain).conv.weight),)}))
+        x.clear_gradient()
+    (out_a, dx_a, dw_a), (out_b, dx_b, dw_b) = results
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-5, atol=1e-5)
+    # float32 sums of 6 x 16 x 28 x 28 terms in another order: compare on each gradient's scale
+    for a, b in ((dx_a, dx_b), (dw_a["w"], dw_b["w"])):
+        assert np.abs(a - b).max() <= 1e-5 * np.abs(b).max()
+
+
+def test_conditioned_block_refuses_a_missing_condition_and_a_plain_one_a_condition():
+    block = ConvBN(3, 4, 3, condition_channels=2)
+    with pytest.raises(ValueError, match="conditioned"):
+        block(paddle.zeros([1, 1, 5, 5]))
+    with pytest.raises(ValueError, match="no condition"):
+        ConvBN(3, 4, 3)(paddle.zeros([1, 3, 5, 5]), paddle.zeros([1, 2]))

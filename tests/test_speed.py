@@ -32,9 +32,11 @@ def test_compiled_forward_matches_dynamic_graph(onednn):
     z = paddle.to_tensor(rng.standard_normal((4, 100)).astype("float32"))
     x = paddle.to_tensor(rng.random((6, 1, 32, 32)).astype("float32"))
     tol = dict(rtol=2e-4, atol=1e-5) if onednn else dict(rtol=0, atol=0)  # to_static: bitwise
-    for layer, inp, shape in ((G, z, (4, 1, 32, 32)), (D, x, (6,))):
+    # G: every Conv2D but the one on the 1-channel noise map; D: but the image layer and the
+    # 1x1 head (`onednn_wins`)
+    for layer, inp, shape, convs in ((G, z, (4, 1, 32, 32), 3), (D, x, (6,), 2)):
         if onednn:
-            assert compile_convolutions(layer) == 4
+            assert compile_convolutions(layer) == convs
             compiled = layer
             dynamic = _Dynamic(layer)
         else:
@@ -129,10 +131,11 @@ class _Cfg:
 
 
 def test_plan_speed_choices():
-    small, large = PixelShuffleGenerator(8), PixelShuffleGenerator(64)
+    small, large = PixelShuffleGenerator(4), PixelShuffleGenerator(64)
     D = StridedDiscriminator(8)
-    # auto: oneDNN once the convolutions of a batch cost 50 MFLOP (width 64: ~0.3 GFLOP per
-    # image; width 8: ~5 MFLOP per image, so on at batch 64 and off at batch 8)
+    # auto: oneDNN once the convolutions it would take cost 40 MFLOP a batch (width 64: ~0.3
+    # GFLOP per image; G at width 4 with D at 8: 1.4 MFLOP per image, so on at batch 64 and
+    # off at batch 8)
     auto = plan_speed(_Cfg(), "cpu", large, D)
     assert auto.onednn and auto.onednn_d and not auto.compile and "auto" in auto.notes[0]
     assert not plan_speed(_Cfg(), "cpu", small, D).onednn
@@ -215,3 +218,45 @@ def test_batch_norm_notice_does_not_repeat_every_step():
     messages = [str(w.message) for w in caught]
     assert not any("track global mean" in m for m in messages)
     assert "a warning of our own" in messages
+
+
+def test_onednn_takes_the_convolutions_it_wins_on():
+    """Wide convolutions go to oneDNN; one convolved input channel (a conditioned layer counts
+    only its image's) and 1x1 kernels stay on Paddle's kernel (docs/results/conv_layer_ab.md)."""
+    from paddle_gan.blocks import Conv2D
+    from paddle_gan.train.speed import onednn_wins
+
+    assert onednn_wins(Conv2D(16, 32, 4))
+    assert not onednn_wins(Conv2D(1, 32, 5))
+    assert not onednn_wins(Conv2D(11, 16, 4, condition_channels=10))
+    assert onednn_wins(Conv2D(26, 16, 4, condition_channels=10))
+    assert not onednn_wins(Conv2D(32, 1, 1))
+
+
+def test_compiled_convolution_reuses_its_lowered_program_with_the_same_numbers():
+    """After the first call of a signature the lowered program is called directly: the same
+    output and gradients as the first (full) call, bitwise; a new shape or grad mode gets a
+    program of its own."""
+    from paddle_gan.blocks import Conv2D
+    from paddle_gan.train.speed import CompiledConv
+
+    paddle.seed(0)
+    conv = Conv2D(8, 16, 3, padding=1)
+    conv.forward = CompiledConv(conv)
+    x = paddle.randn([4, 8, 6, 6])
+    x.stop_gradient = False
+    runs = []
+    for _ in range(3):
+        with onednn_flag(True):
+            out = conv(x)
+            out.sum().backward()
+        runs.append((out.numpy(), x.grad.numpy().copy(), conv.weight.grad.numpy().copy()))
+        conv.clear_gradients()
+        x.clear_gradient()
+    assert len(conv.forward._lowered) == 1
+    for later in runs[1:]:
+        for a, b in zip(runs[0], later):
+            np.testing.assert_array_equal(a, b)
+    with paddle.no_grad():
+        conv(paddle.randn([2, 8, 6, 6]))
+    assert len(conv.forward._lowered) == 2

@@ -14,7 +14,8 @@ Discriminator: strided 4x4 convolutions (stride 2, padding 1, as in PyTorch's DC
 BN on every layer but the first; LeakyReLU 0.2; a linear layer to one logit per image. With
 `d_norm: none` (WGAN-GP) the convolutions get biases instead of BN. Only `paddle.reshape` flattens, so the critic can be differentiated twice.
 
-A one-hot condition, when given, is concatenated to z and, as constant feature maps, to D's input.
+A one-hot condition, when given, is concatenated to z and, as constant feature maps, to D's input
+(D's first block adds those maps' response instead of convolving them: `blocks.Conv2D`).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Any, Optional
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import (ConvBN, Conv2DTranspose, UpConvBN, append_condition_maps,
+from paddle_gan.blocks import (ConvBN, Conv2DTranspose, UpConvBN, conditioned_stack,
                                flatten_batch, make_activation, make_norm2d)
 from paddle_gan.models import DataSpec, ModelEntry, register
 
@@ -128,16 +129,18 @@ class DCGANDiscriminator(nn.Layer):
         self.num_classes = num_classes
         layers, in_ch, out_ch, side = [], channels + num_classes, width, size
         while side > BASE_SIZE:
+            first = not layers
             layers.append(ConvBN(in_ch, out_ch, 4, stride=2, padding=1, act=act,
-                                 norm="none" if not layers else norm))
+                                 norm="none" if first else norm,
+                                 condition_channels=num_classes if first else 0))
             in_ch, out_ch, side = out_ch, out_ch * 2, side // 2
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(in_ch * side ** 2, 1)
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
-        if cond is not None:
-            x = append_condition_maps(x, cond)  # [N, C + K, H, W]
-        x = self.features(x)  # [N, width * 2^(stages-1), 3, 3] (28) or [..., 4, 4] (32)
+        # cond enters the first block as K constant maps beside x's C channels
+        x = conditioned_stack(self.features, x, cond)  # [N, width * 2^(stages-1), 3, 3] (28)
+        # or [..., 4, 4] (32)
         return self.head(flatten_batch(x))[:, 0]  # [N]
 
 

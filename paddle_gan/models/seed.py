@@ -17,7 +17,7 @@ from typing import Any, Optional
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import Conv2D, ConvBN, append_condition_maps, flatten_batch
+from paddle_gan.blocks import Conv2D, ConvBN, conditioned_stack, flatten_batch
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 SEED_LATENT_DIM = 100  # becomes a 1x10x10 map
@@ -50,7 +50,8 @@ class PixelShuffleGenerator(nn.Layer):
         self.project = nn.Linear(SEED_LATENT_DIM, 100) if z_input == "dense" else None
         extra = 2 if z_input == "coords" else 0  # row and column maps
         self.net = nn.Sequential(
-            ConvBN(1 + extra + num_classes, width, 5, padding="same", act=act),
+            ConvBN(1 + extra + num_classes, width, 5, padding="same", act=act,
+                   condition_channels=num_classes),
             ConvBN(width, width * 16, 3, act=act),
             nn.PixelShuffle(4),
             ConvBN(width, width, 5, padding="same", act=act),
@@ -67,9 +68,8 @@ class PixelShuffleGenerator(nn.Layer):
             ys = paddle.expand(paddle.reshape(ramp, [1, 1, 10, 1]), [x.shape[0], 1, 10, 10])
             xs = paddle.expand(paddle.reshape(ramp, [1, 1, 1, 10]), [x.shape[0], 1, 10, 10])
             x = paddle.concat([x, ys, xs], axis=1)  # [N, 3, 10, 10]
-        if cond is not None:
-            x = append_condition_maps(x, cond)  # [N, 1 (+ 2) + K, 10, 10]
-        return self.net(x)  # [N, C, 32, 32] in [0, 1]
+        # cond enters the first block as K constant 10x10 maps
+        return conditioned_stack(self.net, x, cond)  # [N, C, 32, 32] in [0, 1]
 
 
 class StridedDiscriminator(nn.Layer):
@@ -90,16 +90,16 @@ class StridedDiscriminator(nn.Layer):
         super().__init__()
         half = max(1, width // 2)
         self.net = nn.Sequential(
-            ConvBN(channels + num_classes, half, 5, stride=2, norm=norm, act=act),
+            ConvBN(channels + num_classes, half, 5, stride=2, norm=norm, act=act,
+                   condition_channels=num_classes),
             ConvBN(half, width, 5, stride=2, norm=norm, act=act),
             ConvBN(width, width, 5, stride=2, norm=norm, act=act),
             Conv2D(width, 1, 1),
         )
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
-        if cond is not None:
-            x = append_condition_maps(x, cond)  # [N, C + K, 32, 32]
-        out = self.net(x)  # [N, 1, 1, 1]
+        # cond enters the first block as K constant 32x32 maps
+        out = conditioned_stack(self.net, x, cond)  # [N, 1, 1, 1]
         return flatten_batch(out)[:, 0]  # [N]
 
 

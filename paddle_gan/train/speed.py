@@ -45,13 +45,15 @@ from paddle_gan.blocks import add_channel_bias
 from paddle_gan.train.steps import StepRuntime
 
 ONEDNN_FLAG = "FLAGS_use_onednn"
-#: below this many convolution FLOPs per batch (forward, G and D) oneDNN's per-call overhead
-#: and its one-off program builds (~0.1 s a layer) outweigh its faster kernels. Measured in one
-#: run each, alternating, 2-core AMD EPYC (AVX2), bias adds as `blocks.add_channel_bias`
-#: (docs/speed.md): the quickstart (2.5 MFLOP per sample x 32 = 80 per batch) 0.86x the time
-#: per step with oneDNN on; the seed model at width 4, batch 64 (88 per batch) 0.62x; at width
-#: 8, batch 64 (320) 0.40x; at width 4, batch 8 (11 per batch) 1.5x (slower)
-ONEDNN_MIN_FLOPS_PER_BATCH = 50e6
+#: below this many FLOPs per batch in the convolutions oneDNN would take (`onednn_layers`;
+#: forward, G and D) oneDNN's per-call overhead and its one-off program builds (~0.1 s a
+#: layer) outweigh its faster kernels. Measured in one run each, alternating, 2-core AMD EPYC
+#: (AVX2), bias adds as `blocks.add_channel_bias` (docs/speed.md): the quickstart (D's two
+#: wide layers: 1.4 MFLOP per sample x 32 = 44 per batch) 0.85x the time per step with oneDNN
+#: on; the seed model at width 4, batch 64 (88 per batch, every layer) 0.62x; at width 8,
+#: batch 64 (320) 0.40x; at width 8, batch 8 (39 per batch, the layers of `onednn_layers`)
+#: 1.00x; at width 4, batch 8 (11 per batch) 1.5x (slower)
+ONEDNN_MIN_FLOPS_PER_BATCH = 40e6
 AMP_CPU_NOTE = ("amp: Paddle's CPU build has no automatic mixed precision (auto_cast leaves "
                 "ops in float32 and GradScaler only acts on GPU/XPU); training in float32")
 
@@ -91,9 +93,29 @@ class SpeedPlan:
                           f"amp {'on' if self.amp else 'off'}"])
 
 
+#: a convolution with fewer input channels than this stays on Paddle's own kernel
+ONEDNN_MIN_IN_CHANNELS = 4
+
+
+def onednn_wins(layer: nn.Conv2D) -> bool:
+    """Whether oneDNN's kernels beat Paddle's own on this convolution in training.
+
+    Measured per layer and per call of a step (docs/results/conv_layer_ab.md, 2-core AMD EPYC):
+    oneDNN takes 0.26-0.6x Paddle's time on convolutions of 16 or more channels, but 1.8-3x
+    on those convolving one input channel (an image's first layer; its input gradient is a
+    degenerate oneDNN case) and 3.5-5x on a 1x1 kernel (D's head on a 1x1 map: a matmul per
+    sample in Paddle's kernel). A fixed rule rather than a start-up measurement, so that a run
+    and its resumption always compute with the same kernels.
+    """
+    convolved = layer._in_channels - getattr(layer, "condition_channels", 0)
+    return convolved >= ONEDNN_MIN_IN_CHANNELS and tuple(layer._kernel_size) != (1, 1)
+
+
 def onednn_layers(net: nn.Layer) -> list[nn.Layer]:
-    """The layers the oneDNN path compiles: every `Conv2D` (transposed ones stay dynamic)."""
-    return [layer for layer in net.sublayers(include_self=True) if isinstance(layer, nn.Conv2D)]
+    """The layers the oneDNN path compiles: every `Conv2D` on which oneDNN wins (`onednn_wins`;
+    transposed ones stay dynamic)."""
+    return [layer for layer in net.sublayers(include_self=True)
+            if isinstance(layer, nn.Conv2D) and onednn_wins(layer)]
 
 
 def conv_flops_per_sample(generator: nn.Layer, discriminator: nn.Layer, latent_dim: int,
@@ -228,9 +250,15 @@ class CompiledConv:
     Installed as the layer's `forward` (`compile_convolutions`), so the model's own forward,
     forward hooks (the FLOP counter), DataParallel and state dicts see the same layer. One
     program per grad mode (see the module docstring); `dynamic` is the original forward.
-    Paddle lowers a program's backward when `backward()` first reaches it, reading
-    `FLAGS_use_onednn` then: the backward must run inside `onednn_flag(True)` too (the step
-    runtime's `context`), or the gradients are computed by Paddle's own, slower kernels.
+
+    Paddle chooses a program's kernels when it lowers it: the forward at its first run, the
+    backward when `backward()` first reaches it, reading `FLAGS_use_onednn` each time. So the
+    first call for an input signature (grad mode, shape, whether x takes a gradient) runs
+    inside `onednn_flag(True)`, and the backward must run inside the flag too (the step
+    runtime's `context`), or the gradients are computed by Paddle's own, slower kernels. Later
+    calls of that signature go straight to the lowered program (the `to_static` function's own
+    call re-derives its cache key from the arguments and toggles no flag: ~0.4 ms a
+    forward and backward saved, measured in docs/speed.md).
     """
 
     def __init__(self, layer: nn.Layer) -> None:
@@ -240,9 +268,9 @@ class CompiledConv:
         self.bias_outside = bool(getattr(layer, "fast_bias", False))
         self.layer = layer
         self._programs: dict[bool, Callable[[paddle.Tensor], paddle.Tensor]] = {}
+        self._lowered: dict[tuple[bool, tuple[int, ...], bool], Callable[..., Any]] = {}
 
-    def __call__(self, x: paddle.Tensor) -> paddle.Tensor:
-        grad = paddle.is_grad_enabled()
+    def _program(self, grad: bool) -> Callable[[paddle.Tensor], paddle.Tensor]:
         program = self._programs.get(grad)
         if program is None:
             forward = self.layer.convolve if self.bias_outside else self.dynamic
@@ -251,9 +279,25 @@ class CompiledConv:
                 return paddle.unsqueeze(forward(x), 0)  # [1, N, C, H, W]: a safe output op
 
             program = self._programs[grad] = paddle.jit.to_static(one_layer, full_graph=True)
+        return program
+
+    def _convolve(self, x: paddle.Tensor) -> paddle.Tensor:
+        """[1, N, C, H, W]: the program's output for x."""
+        key = (paddle.is_grad_enabled(), tuple(x.shape), x.stop_gradient)
+        lowered = self._lowered.get(key)
+        if lowered is not None:
+            return lowered((x,))
+        program = self._program(key[0])
         with onednn_flag(True):  # tracing warnings: runtime.PADDLE_NOTICES
-            # squeeze, not [0]: a slice's backward writes a zero-filled copy of the whole tensor
-            out = paddle.squeeze(program(x), axis=0)  # [N, C, H, W]
+            out = program(x)
+        get_lowered = getattr(program, "get_concrete_program", None)
+        if get_lowered is not None:
+            self._lowered[key] = get_lowered(x)[1]  # the program just built (cached)
+        return out
+
+    def __call__(self, x: paddle.Tensor) -> paddle.Tensor:
+        # squeeze, not [0]: a slice's backward writes a zero-filled copy of the whole tensor
+        out = paddle.squeeze(self._convolve(x), axis=0)  # [N, C, H, W]
         return add_channel_bias(out, self.layer.bias) if self.bias_outside else out
 
 
