@@ -96,11 +96,11 @@ maps_ms, conditioned_ms = alternate(lambda: bare_iteration(*maps),
                                     lambda: bare_iteration(*onednn),
                                     rounds=8, per_round=5, warmup=5)
 del maps
-unlowered = through_to_static(trainer(onednn=True))
+unlowered, lowered = through_to_static(trainer(onednn=True)), trainer(onednn=True)
 unlowered_ms, lowered_ms = alternate(lambda: bare_iteration(*unlowered),
-                                     lambda: bare_iteration(*onednn),
-                                     rounds=8, per_round=5, warmup=5)
-del unlowered
+                                     lambda: bare_iteration(*lowered),
+                                     rounds=16, per_round=5, warmup=5)
+del unlowered, lowered
 wins = speed.onednn_wins
 speed.onednn_wins = lambda layer: True
 every = trainer(onednn=True)
