@@ -174,14 +174,16 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
                      "n_blocks", "d_layers",  # CycleGAN
                      "depth", "g_norm",  # 2-D toy GANs; g_norm: MLP too
                      "g_ema",  # the averaged generator is a network of the checkpoint
-                     "d_dropout")  # MLP: the dropout layers shift D's layer names
+                     "d_dropout",  # MLP: the dropout layers shift D's layer names
+                     "pool_size")  # CycleGAN: the history pools' buffers hold this many images
 
 
 #: Keys that change what the next step computes: `--resume` refuses a change of any of them
 #: unless `--allow-change` names it (architecture keys can never change).
 STEP_KEYS = ("batch_size", "seed", "k", "k_schedule", "optimizer", "lr_g", "lr_d", "beta1",
              "beta2", "clip_grad", "weight_clip", "gp_lambda", "label_smoothing", "d_batches",
-             "lr_decay", "dropout", "data_dir", "num_points")
+             "lr_decay", "dropout", "data_dir", "num_points",
+             "lambda_cyc", "lambda_identity", "decay_epochs")  # CycleGAN
 
 
 #: What `--allow-change` may name: the step keys, and "data" (the training data's record:
