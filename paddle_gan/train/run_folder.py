@@ -3,6 +3,7 @@ runs never share one `--output`."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from typing import Optional
 
@@ -41,13 +42,16 @@ def _alive(pid: int) -> bool:
 class RunLock:
     """`run_dir/.lock` holding this process's pid while a run trains there.
 
-    A lock left by a process that no longer exists (killed) is taken over; one held by a live
-    process is a UserError naming its pid.
+    The file is held with an exclusive `flock` for the run's lifetime, which the kernel drops
+    when the process ends however it ends: a lock nobody holds is stale and taken over, and of
+    runs starting together exactly one gets it. A lock held by a live process (or naming a live
+    pid, as an unlocked file written by an older version does) is a UserError naming its pid.
     """
 
     def __init__(self, run_dir: str) -> None:
         self.path = os.path.join(run_dir, LOCK_FILE)
         self.held = False
+        self._fd: Optional[int] = None
 
     def holder(self) -> Optional[int]:
         try:
@@ -56,31 +60,50 @@ class RunLock:
         except (OSError, ValueError):
             return None
 
+    def _in_use(self, pid: Optional[int]) -> UserError:
+        who = f" (pid {pid})" if pid else ""
+        return UserError(f"--output {os.path.dirname(self.path)} is in use by another run{who}; "
+                         f"wait for it or choose another --output")
+
     def acquire(self) -> None:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        for _ in range(2):
+        for _ in range(100):  # a holder releasing between our open and our flock: open again
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                pid = self.holder()
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise UserError(f"--output {os.path.dirname(self.path)} is in use by another "
-                                    f"run (pid {pid}); wait for it or choose another --output")
-                os.remove(self.path)  # a stale lock: its process is gone
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._in_use(self.holder()) from None
+            if not self._is_the_file_at_the_path(fd):
+                os.close(fd)  # released (removed) after we opened it
                 continue
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(str(os.getpid()))
-            self.held = True
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            pid = int(text) if text.isdigit() else 0
+            if pid and pid != os.getpid() and _alive(pid):
+                os.close(fd)
+                raise self._in_use(pid)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            self._fd, self.held = fd, True
             return
         raise UserError(f"cannot lock --output {os.path.dirname(self.path)}")
 
+    def _is_the_file_at_the_path(self, fd: int) -> bool:
+        try:
+            at_path = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (mine.st_dev, mine.st_ino) == (at_path.st_dev, at_path.st_ino)
+
     def release(self) -> None:
         if self.held:
-            try:
+            try:  # removed while still locked: a run that opened this file opens the path anew
                 os.remove(self.path)
             except FileNotFoundError:
                 pass
-            self.held = False
+            os.close(self._fd)
+            self._fd, self.held = None, False
 
     def __enter__(self) -> "RunLock":
         self.acquire()
