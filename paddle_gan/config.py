@@ -130,6 +130,9 @@ class TrainConfig:
                                          "can run code: only for files you trust); a command-"
                                          "line flag only, never read from a config file or a "
                                          "stored run")
+    max_memory: Optional[float] = _opt(None, "memory in GiB the run may use: a run whose "
+                                             "estimate is above it is refused before it starts "
+                                             "(default: the machine's memory)")
     # VisualDL extras
     histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
                                      "gradients every N steps (0 = off)")
@@ -558,6 +561,8 @@ def validate(cfg: TrainConfig) -> None:
         if unknown:
             raise UserError(f"allow_change: {', '.join(unknown)} cannot change on resume; "
                             f"choose from {', '.join(ALLOWED_CHANGES)}")
+    if cfg.max_memory is not None and not as_float32(cfg.max_memory) > 0.0:
+        raise UserError(f"max_memory: must be positive (GiB), got {cfg.max_memory}")
     if cfg.init_from is not None and not cfg.init_from.strip(","):
         raise UserError("init_from: give a checkpoint, run folder or .pdparams file")
     # VisualDL extras

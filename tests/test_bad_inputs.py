@@ -110,6 +110,18 @@ ROWS = [
         ["--dataset", "mnist5k", "--batch-size", "5000", "--output", "{out}"],
         "batch_size 5000 is larger than the data set (4500 samples)"),
     Row("train no GPU", "train", ["--device", "gpu", "--output", "{out}"], "no CUDA"),
+    # --------------------------------------------------------------- tools/train.py: memory
+    Row("train sizes that together do not fit the machine", "train",
+        ["--dataset", "mnist5k", "--width", "1024", "--batch-size", "4096", "--output", "{out}"],
+        "more than this machine's memory", sub=True),
+    Row("train toy depth, width and batch that together do not fit", "train",
+        ["--model", "toy", "--width", "1024", "--depth", "64", "--batch-size", "8192",
+         "--output", "{out}"], "activations of a step at batch 8192"),
+    Row("train estimate above --max-memory", "train",
+        [*ONE, "--max-memory", "0.001", "--output", "{out}"],
+        "more than --max-memory 0.001 GiB; lower --batch-size"),
+    Row("train max memory not positive", "train", [*ONE, "--max-memory", "0", "--output", "{out}"],
+        "max_memory: must be positive (GiB), got 0.0"),
     # --------------------------------------------------------------- tools/train.py: YAML
     Row("yaml unknown key", "train", ["--config", "{bad}/unknown.yaml", "--output", "{out}"],
         "unknown key 'learning_rate'", sub=True),
