@@ -66,6 +66,15 @@ def _disk_full(monkeypatch):
     monkeypatch.setattr(ck.np, "savez", savez)
 
 
+#: files a run writes inside its folder, each blocked by a folder of its name in one row
+BLOCKED_FILES = ("samples/final.png", "samples/epoch_001.png", "checkpoints/best.npz",
+                 "generator.pdparams", "discriminator.pdparams.tmp")
+
+
+def _home_a_file(monkeypatch):
+    monkeypatch.setenv("HOME", os.path.join(ROOT, "README.md"))  # a file: ~/.cache cannot be
+
+
 ROWS = [
     # --------------------------------------------------------------- tools/train.py: flags
     Row("train unknown flag", "train", ["--bogus-flag", "--output", "{out}"],
@@ -306,6 +315,14 @@ ROWS = [
     Row("output holds a folder named train_log.jsonl", "train",
         [*TINY, "--max-steps", "1", "--output", "{bad}/layout_folder"],
         "train_log.jsonl must be a file, and it is not"),
+    *[Row(f"output holds a folder where the run writes {name}", "train",
+          [*ONE, "--output", f"{{bad}}/blocked_{index}"],
+          f"{name} is a folder where the run writes a file")
+      for index, name in enumerate(BLOCKED_FILES)],
+    Row("output's vdl folder cannot be written", "train",
+        [*ONE, "--output", "{bad}/vdl_read_only"], "vdl_read_only: cannot write vdl in it"),
+    Row("train with a HOME that cannot hold Paddle's cache", "train",
+        [*ONE, "--output", "{out}"], "is not usable: ", patch=_home_a_file),
     Row("resume a checkpoint whose name disagrees with its step", "train",
         [*RESUME, "--resume", "{bad}/renamed_run/checkpoints/step_00000006.npz",
          "--max-steps", "7", "--output", "{out}"], "it stores step 4, its name says 6"),
@@ -605,6 +622,10 @@ def _write_bad_files(bad):
     (bad / "layout_file").mkdir()
     (bad / "layout_file" / "checkpoints").write_text("a file where a folder goes\n")
     (bad / "layout_folder" / "train_log.jsonl").mkdir(parents=True)
+    for index, name in enumerate(BLOCKED_FILES):
+        (bad / f"blocked_{index}" / name).mkdir(parents=True)
+    (bad / "vdl_read_only").mkdir()
+    os.symlink("/proc/sys", bad / "vdl_read_only" / "vdl")  # a folder no one can write in
     (bad / "huge.yaml").write_text("# padding\n" * 10_000 + "width: 8\n")
     (bad / "empty").mkdir()
     (bad / "folder.png").mkdir()

@@ -130,10 +130,15 @@ class GanTrainer:
                 self.step_callbacks.append(self.histograms.on_step)
 
     # ----------------------------------------------------------------- hooks (CycleGAN's own)
+    @staticmethod
+    def batches_of(cfg: TrainConfig, data: ArrayData) -> Any:
+        """Shuffled epochs of `data` in batches of `cfg.batch_size`; UserError when the data
+        cannot give one batch."""
+        return EpochBatches(data, cfg.batch_size, cfg.seed)
+
     def make_batches(self) -> Any:
         """The run's batches: shuffled epochs of the data, this process's share of each."""
-        return self.parallel.shard_batches(EpochBatches(self.data, self.cfg.batch_size,
-                                                        self.cfg.seed))
+        return self.parallel.shard_batches(self.batches_of(self.cfg, self.data))
 
     def make_optimizers(self) -> tuple[Any, Any]:
         """G's and D's optimizers."""

@@ -163,6 +163,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     check_layout(run_dir)
     _check_fresh(cfg)
     data = prepare_data(cfg)
+    trainer_class(cfg.model).batches_of(cfg, data)  # a batch the data can give
     try:  # the whole run's memory, before any network is built
         check_memory(cfg, data_spec(cfg, data))
     except ValueError as exc:  # a size the networks cannot take

@@ -5,10 +5,15 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import tempfile
 from typing import Optional
 
-from paddle_gan.checkpoint import CHECKPOINT_DIR, SAMPLES_DIR
+from paddle_gan.atomic import TEMP_PREFIX
+from paddle_gan.checkpoint import (CHECKPOINT_DIR, SAMPLES_DIR, TUTORIAL_TEMP_SUFFIX,
+                                   folder_entries)
 from paddle_gan.errors import UserError
+from paddle_gan.evaluation.training import BEST_CHECKPOINT
+from paddle_gan.io.init_weights import TUTORIAL_FILES
 from paddle_gan.monitor import TRAIN_LOG, VISUALDL_DIR
 from paddle_gan.train.sessions import SESSIONS_FILE
 
@@ -18,9 +23,38 @@ LAYOUT = {CHECKPOINT_DIR: True, SAMPLES_DIR: True, VISUALDL_DIR: True, TRAIN_LOG
           SESSIONS_FILE: False, "config.json": False, "data.json": False}
 
 
+#: files a run writes beyond LAYOUT's, relative to the run folder: the best checkpoint, the
+#: final grid, the tutorial weights and their temporaries
+NESTED_FILES = (os.path.join(CHECKPOINT_DIR, BEST_CHECKPOINT),
+                os.path.join(SAMPLES_DIR, "final.png"), *TUTORIAL_FILES,
+                *(name + TUTORIAL_TEMP_SUFFIX for name in TUTORIAL_FILES))
+#: endings of the files a run writes in its checkpoints/ and samples/ folders (step_*.npz,
+#: epoch_*.png, frame_*.png, training.gif): a folder with such a name blocks one of them
+WRITTEN_ENDINGS = (".npz", ".png", ".gif")
+
+
+def _blocked(run_dir: str, name: str) -> UserError:
+    return UserError(f"--output {run_dir}: {name} is a folder where the run writes a file; move "
+                     f"it away or choose another --output")
+
+
+def _check_writable(run_dir: str, name: str) -> None:
+    """UserError unless a file can be created in `run_dir/name` (a probe, removed at once: the
+    only test a read-only mount or a link into one cannot fool)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=os.path.join(run_dir, name))
+    except OSError as exc:
+        where = f"{name} in it" if name else "it"
+        raise UserError(f"--output {run_dir}: cannot write {where} ({exc.strerror or exc})"
+                        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_layout(run_dir: str) -> None:
     """UserError when something in `run_dir` stands where the run will write a folder or a file
-    of the other kind (a file called checkpoints, a folder called train_log.jsonl, ...)."""
+    of the other kind (a file called checkpoints, a folder called train_log.jsonl or
+    samples/final.png, ...), or when one of its folders that exist cannot be written."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UserError(f"--output {run_dir} is a file, not a folder")
     for name, is_folder in LAYOUT.items():
@@ -29,6 +63,16 @@ def check_layout(run_dir: str) -> None:
             kind = "a folder" if is_folder else "a file"
             raise UserError(f"--output {run_dir}: {name} must be {kind}, and it is not; move it "
                             f"away or choose another --output")
+    for name in NESTED_FILES:
+        if os.path.isdir(os.path.join(run_dir, name)):
+            raise _blocked(run_dir, name)
+    for folder in (CHECKPOINT_DIR, SAMPLES_DIR):
+        for entry in folder_entries(os.path.join(run_dir, folder)):
+            if entry.name.endswith(WRITTEN_ENDINGS) and entry.is_dir():
+                raise _blocked(run_dir, os.path.join(folder, entry.name))
+    for name in ("", *(n for n, is_folder in LAYOUT.items() if is_folder)):
+        if os.path.isdir(os.path.join(run_dir, name)):
+            _check_writable(run_dir, name)
 
 
 def _alive(pid: int) -> bool:
