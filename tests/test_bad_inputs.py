@@ -411,6 +411,9 @@ ROWS = [
         sub=True),
     Row("plot a checkpoint of another model", "plot_samples",
         ["--checkpoint", "{bad}/other_model.npz", "--out", "{out}.png"], "has shape"),
+    Row("plot curves of a damaged VisualDL log", "plot_samples",
+        ["--checkpoint", "{bad}/damaged_vdl_run", "--out", "{out}.png", "--curves"],
+        "damaged_vdl_run/vdl/vdlrecords."),
     Row("plot curves without a run folder", "plot_samples",
         ["--checkpoint", "{bad}/other_model.npz", "--out", "{out}.png", "--curves"],
         "--curves and --progress need a run folder"),
@@ -702,6 +705,10 @@ def world(tmp_path_factory):
     shutil.copy(ck.checkpoint_path(cfg.output, 4),
                 ck.checkpoint_path(str(bad / "renamed_run"), 6))
     special = _write_special_files(base / "special", cfg.output, bad)
+    # a copy of the run whose VisualDL log holds garbage inside its last record
+    shutil.copytree(cfg.output, bad / "damaged_vdl_run")
+    log = next((bad / "damaged_vdl_run" / "vdl").iterdir())
+    log.write_bytes(log.read_bytes()[:-6] + b"\xff" * 6)
     # run folders whose only checkpoint has one float64 weight / a record of other data
     _edited_run(cfg.output, bad / "float64_run", array_edit(is_d_weight, to_float64))
     _edited_run(cfg.output, bad / "other_data_run", lambda arrays, meta: {
