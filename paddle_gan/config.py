@@ -598,6 +598,17 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**{**stored_before_added(kept), **kept})
 
 
+def checked_stored(cfg: TrainConfig, source: str) -> TrainConfig:
+    """`cfg` read back from `source` (a checkpoint, a config.json), validated as a command line
+    would be before anything is built from it; the settings of the machine that trained it
+    (threads) are not checked against this one. UserError naming `source` otherwise."""
+    try:
+        validate(dataclasses.replace(cfg, threads=None))
+    except (UserError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{source}: its stored config is not valid: {exc}") from None
+    return cfg
+
+
 def save_json(cfg: TrainConfig, path: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(to_dict(cfg), handle, indent=2, sort_keys=True)

@@ -9,6 +9,7 @@ import errno
 import glob
 import gzip
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -65,6 +66,10 @@ def _disk_full(monkeypatch):
 
     monkeypatch.setattr(ck.np, "savez", savez)
 
+
+#: the tools that read a run, with the flags each needs besides --checkpoint
+READERS = (("eval", ["--num-samples", "10"]), ("plot_samples", ["--out", "{out}.png"]),
+           ("export", ["--out", "{out}"]))
 
 #: files a run writes inside its folder, each blocked by a folder of its name in one row
 BLOCKED_FILES = ("samples/final.png", "samples/epoch_001.png", "checkpoints/best.npz",
@@ -399,6 +404,20 @@ ROWS = [
     Row("eval missing inception weights", "eval",
         ["--checkpoint", "{run}", "--inception-weights", "{bad}/none.pdparams"], "no such file"),
     # --------------------------------------------------------------- tools/plot_samples.py
+    # a stored config is checked as a command line before anything is built from it, and a
+    # run folder's newest checkpoint against the folder's config.json
+    *[Row(f"{tool} a checkpoint whose stored config asks for width 10^6", tool,
+          ["--checkpoint", "{bad}/width_1e6.npz", *extra],
+          "width_1e6.npz: its stored config is not valid: width: at most 1,024")
+      for tool, extra in READERS],
+    Row("eval a checkpoint whose stored config has a learning rate of 5", "eval",
+        ["--checkpoint", "{bad}/lr_5.npz", "--num-samples", "10"],
+        "lr_5.npz: its stored config is not valid: lr_g: must be in (0, 1], got 5"),
+    *[Row(f"{tool} a run whose checkpoint is of another run", tool,
+          ["--checkpoint", "{bad}/foreign_checkpoint_run", *extra],
+          "is not a checkpoint of the run in {bad}/foreign_checkpoint_run: it was made with "
+          "other settings than its config.json (width: 8 -> 4)")
+      for tool, extra in READERS],
     Row("plot output not a png", "plot_samples", ["--checkpoint", "{run}", "--out", "{out}.jpg"],
         "give a .png file name"),
     Row("plot zero grid", "plot_samples", ["--checkpoint", "{run}", "--out", "{out}.png",
@@ -705,6 +724,17 @@ def world(tmp_path_factory):
     shutil.copy(ck.checkpoint_path(cfg.output, 4),
                 ck.checkpoint_path(str(bad / "renamed_run"), 6))
     special = _write_special_files(base / "special", cfg.output, bad)
+    # a checkpoint whose stored config asks for a width of 10^6 (its arrays are width 4)
+    shutil.copy(ck.checkpoint_path(cfg.output, 4), bad / "width_1e6.npz")
+    rewrite(str(bad / "width_1e6.npz"), lambda arrays, meta: {
+        **meta, "config": {**meta["config"], "width": 10 ** 6}})
+    shutil.copy(ck.checkpoint_path(cfg.output, 4), bad / "lr_5.npz")
+    rewrite(str(bad / "lr_5.npz"), lambda arrays, meta: {
+        **meta, "config": {**meta["config"], "lr_g": 5}})
+    # a run folder whose config.json says width 8 and whose only checkpoint is of width 4
+    _edited_run(cfg.output, bad / "foreign_checkpoint_run", lambda arrays, meta: meta)
+    (bad / "foreign_checkpoint_run" / "config.json").write_text(json.dumps(
+        {**to_dict(cfg), "width": 8}))
     # a copy of the run whose VisualDL log holds garbage inside its last record
     shutil.copytree(cfg.output, bad / "damaged_vdl_run")
     log = next((bad / "damaged_vdl_run" / "vdl").iterdir())

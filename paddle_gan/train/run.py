@@ -17,6 +17,7 @@ from paddle_gan.data import ArrayData
 from paddle_gan.data.provenance import differences as provenance_differences
 from paddle_gan.data.provenance import provenance
 from paddle_gan.errors import UserError
+from paddle_gan.io.runs import CONFIG_FILE
 from paddle_gan.losses import get_loss
 from paddle_gan.models import build_models, data_spec, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
@@ -25,7 +26,6 @@ from paddle_gan.train.memory import check_memory
 from paddle_gan.train.run_folder import RunLock, check_layout
 from paddle_gan.train.sessions import record_session
 
-CONFIG_FILE = "config.json"
 #: the training data's record (paddle_gan.data.provenance), beside the config
 DATA_FILE = "data.json"
 
