@@ -125,6 +125,14 @@ def check_gpu() -> None:
         raise GenerateError("--gpu: no GPU is visible to this CUDA build of Paddle")
 
 
+def _usable_cores() -> int:
+    """CPU cores this process may run on (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
 def create_predictor(model_dir: str, info: dict, threads: Optional[int] = None, gpu: bool = False):
     """A paddle.inference predictor for the export in `model_dir`.
 
@@ -355,8 +363,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise GenerateError(f"--num: must be in 1..{MAX_NUM}, got {args.num}")
     if not 0 <= args.seed < 2 ** 32:
         raise GenerateError(f"--seed: must be in 0..2**32-1, got {args.seed}")
-    if args.threads is not None and args.threads < 1:
-        raise GenerateError(f"--threads: must be at least 1, got {args.threads}")
+    if args.threads is not None and not 1 <= args.threads <= _usable_cores():
+        raise GenerateError(f"--threads: must be in 1..{_usable_cores()} (this machine's usable "
+                            f"cores), got {args.threads}")
     check_output(args.out, "--out", ".png")
     if args.npy:
         check_output(args.npy, "--npy", ".npy")
