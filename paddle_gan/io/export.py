@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from paddle_gan.atomic import atomic_folder
+from paddle_gan.cli.generate import file_record
 from paddle_gan.errors import UserError
 
 EXPORT_PREFIX = "generator"
@@ -153,6 +154,9 @@ def export_generator(target: str, out_dir: str, say: Callable[[str], None] = pri
             save_generator(generator, latent_dim, num_classes, folder)
             info["files"] = {"model": model_file(folder), "params": EXPORT_PREFIX + ".pdiparams",
                              "server": GENERATE_SCRIPT}
+            # generate.py checks these before it loads anything
+            info["checksums"] = {name: file_record(os.path.join(folder, name))
+                                 for name in (info["files"]["model"], info["files"]["params"])}
             with open(os.path.join(folder, INFO_FILE), "w", encoding="utf-8") as handle:
                 json.dump(info, handle, indent=2)
             # the self-contained server (numpy + paddle.inference only): the folder works alone
