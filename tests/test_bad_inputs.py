@@ -282,6 +282,15 @@ ROWS = [
     Row("density image larger than 4096x4096", "train",
         ["--model", "toy", "--dataset", "image:{bad}/bomb_5k/trainA/huge.png", "--output", "{out}"],
         "is 5000x5000 pixels, more than the 4096x4096"),
+    Row("float image with a NaN pixel", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/nan_images",
+         "--output", "{out}"], "nan.tiff has NaN or infinite pixels"),
+    Row("float image outside [0, 1]", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/bright_images",
+         "--output", "{out}"], "bright.tiff (F) has pixels in [3, 3], outside 0..1"),
+    Row("density image with a NaN pixel", "train",
+        ["--model", "toy", "--dataset", "image:{bad}/nan_images/trainA/nan.tiff",
+         "--output", "{out}"], "nan.tiff has NaN or infinite pixels"),
     Row("unreadable image", "train",
         ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/images",
          "--output", "{out}"], "cannot read image"),
@@ -626,6 +635,14 @@ def _write_bad_data(bad, labels, images):
     member = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
     member.size = 200 * 2**20  # declared in the tar header; the file holds 1 kB
     (bad / "cifar_huge" / "cifar-10-python.tar.gz").write_bytes(member.tobuf() + b"x" * 1024)
+    from PIL import Image
+
+    nan = np.random.default_rng(0).random((16, 16)).astype(np.float32)
+    nan[3, 3] = np.nan
+    for name, pixels in (("nan", nan), ("bright", np.full((16, 16), 3.0, np.float32))):
+        for domain in ("trainA", "trainB"):
+            (bad / f"{name}_images" / domain).mkdir(parents=True)
+            Image.fromarray(pixels, mode="F").save(bad / f"{name}_images" / domain / f"{name}.tiff")
     for name, side in (("bomb_5k", 5000), ("bomb_10k", 10000), ("bomb_20k", 20000)):
         for domain in ("trainA", "trainB"):
             (bad / name / domain).mkdir(parents=True)

@@ -452,3 +452,14 @@ def test_resume_reports_another_pool_size_as_a_changed_setting(folder_run):
     assert not [w for w in warnings if "damaged" in w]
     with pytest.raises(UserError, match="pool_size cannot change on resume"):
         make_config({**TINY, "allow_change": "pool_size"})
+
+
+def test_a_16_bit_image_is_scaled_not_clipped_to_white(tmp_path):
+    """Pillow's convert("RGB") clips 16-bit pixels to 255: a dark ramp became all white."""
+    from paddle_gan.data.unpaired import read_image
+
+    ramp = (np.arange(32 * 32).reshape(32, 32) * 16).astype(np.uint16)  # 0..16368 of 65535
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    pixels = read_image(str(tmp_path / "deep.png"), 16)
+    assert pixels.shape == (3, 16, 16)
+    assert 0.0 <= pixels.min() < 0.05 and 0.2 < pixels.max() < 0.26
