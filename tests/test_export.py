@@ -168,3 +168,13 @@ def test_generate_refuses_damaged_or_foreign_files_before_loading(runs, tmp_path
     assert code == 2 and len(err) == 1, err
     assert "a damaged export or files of another export: generator.pdiparams is" in err[0]
     assert not os.path.exists(tmp_path / "g.png")
+
+
+def test_generate_py_checks_files_as_the_export_records_them(runs):
+    from paddle_gan.io.export import file_record
+
+    out, _ = runs["seed"]
+    generate = load_tool("generate")
+    for name in _info(out)["checksums"]:
+        path = os.path.join(out, name)
+        assert generate.file_record(path) == file_record(path)
