@@ -74,11 +74,19 @@ def atomic_folder(path: str) -> Iterator[str]:
 
     A new or empty `path` is replaced by the temporary folder in one rename. An existing folder
     keeps its other files and gets each new file by `os.replace` (one rename per file). On any
-    failure inside the block the temporary folder is removed and `path` is left as it was.
+    failure inside the block the temporary folder is removed and `path` is left as it was. The
+    temporary folder is named after `path` (`.tmp-<name>-XXXX`), and the ones a killed earlier
+    call left beside it are removed first (two calls for one `path` at once are not supported).
     """
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent)
+    prefix = f"{TEMP_PREFIX}{os.path.basename(os.path.abspath(path))}-"
+    with os.scandir(parent) as listing:
+        leftovers = [e.path for e in listing
+                     if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
+    for leftover in leftovers:  # a kill inside the block skips the cleanup below
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 -> the usual permissions
         yield tmp

@@ -298,3 +298,14 @@ def mlp_stack(sizes: list[int], act: str = "leaky_relu", norm: str = "none",
             layers.append(nn.Dropout(dropout))
     layers.append(linear(sizes[-2], sizes[-1]))
     return nn.Sequential(*layers)
+
+
+def register_constant(layer: nn.Layer, name: str, values: list[float]) -> None:
+    """`layer.name`: a float32 constant that is not part of the state dict (a non-persistable
+    buffer; in a static-graph trace, such as the memory estimate, a constant of the program)."""
+    tensor = paddle.to_tensor(values, dtype="float32")
+    if paddle.in_dynamic_mode():
+        layer.register_buffer(name, tensor, persistable=False)
+    else:
+        object.__setattr__(layer, name, tensor)
+

@@ -422,11 +422,15 @@ def prune_checkpoints(run_dir: str, keep: int, protect: tuple[Optional[str], ...
             _remove(entry.path)
 
 
+#: the tutorial weights are written to `<name>.pdparams` + this, then moved into place
+TUTORIAL_TEMP_SUFFIX = ".tmp"
+
+
 def save_tutorial_weights(run_dir: str, generator: nn.Layer, discriminator: nn.Layer) -> None:
     """The tutorial's generator.pdparams / discriminator.pdparams (pickled state dicts)."""
     for name, layer in (("generator", generator), ("discriminator", discriminator)):
         path = os.path.join(run_dir, f"{name}.pdparams")
-        tmp = path + ".tmp"
+        tmp = path + TUTORIAL_TEMP_SUFFIX
         try:  # a failed write keeps the previous file, leaves no temp file
             paddle.save(layer.state_dict(), tmp)
             os.replace(tmp, path)

@@ -130,6 +130,9 @@ class TrainConfig:
                                          "can run code: only for files you trust); a command-"
                                          "line flag only, never read from a config file or a "
                                          "stored run")
+    max_memory: Optional[float] = _opt(None, "memory in GiB the run may use: a run whose "
+                                             "estimate is above it is refused before it starts "
+                                             "(default: the machine's memory)")
     # VisualDL extras
     histogram_every: int = _opt(500, "write VisualDL histograms of G's and D's weights and "
                                      "gradients every N steps (0 = off)")
@@ -175,14 +178,16 @@ ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent
                      "n_blocks", "d_layers",  # CycleGAN
                      "depth", "g_norm",  # 2-D toy GANs; g_norm: MLP too
                      "g_ema",  # the averaged generator is a network of the checkpoint
-                     "d_dropout")  # MLP: the dropout layers shift D's layer names
+                     "d_dropout",  # MLP: the dropout layers shift D's layer names
+                     "pool_size")  # CycleGAN: the history pools' buffers hold this many images
 
 
 #: Keys that change what the next step computes: `--resume` refuses a change of any of them
 #: unless `--allow-change` names it (architecture keys can never change).
 STEP_KEYS = ("batch_size", "seed", "k", "k_schedule", "optimizer", "lr_g", "lr_d", "beta1",
              "beta2", "clip_grad", "weight_clip", "gp_lambda", "label_smoothing", "d_batches",
-             "lr_decay", "dropout", "data_dir", "num_points")
+             "lr_decay", "dropout", "data_dir", "num_points",
+             "lambda_cyc", "lambda_identity", "decay_epochs")  # CycleGAN
 
 
 #: What `--allow-change` may name: the step keys, and "data" (the training data's record:
@@ -557,6 +562,8 @@ def validate(cfg: TrainConfig) -> None:
         if unknown:
             raise UserError(f"allow_change: {', '.join(unknown)} cannot change on resume; "
                             f"choose from {', '.join(ALLOWED_CHANGES)}")
+    if cfg.max_memory is not None and not as_float32(cfg.max_memory) > 0.0:
+        raise UserError(f"max_memory: must be positive (GiB), got {cfg.max_memory}")
     if cfg.init_from is not None and not cfg.init_from.strip(","):
         raise UserError("init_from: give a checkpoint, run folder or .pdparams file")
     # VisualDL extras
@@ -590,6 +597,17 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
         raise UserError(f"stored config has unknown keys: {', '.join(unknown)}")
     kept = {k: v for k, v in data.items() if k not in COMMAND_LINE_ONLY}
     return TrainConfig(**{**stored_before_added(kept), **kept})
+
+
+def checked_stored(cfg: TrainConfig, source: str) -> TrainConfig:
+    """`cfg` read back from `source` (a checkpoint, a config.json), validated as a command line
+    would be before anything is built from it; the settings of the machine that trained it
+    (threads) are not checked against this one. UserError naming `source` otherwise."""
+    try:
+        validate(dataclasses.replace(cfg, threads=None))
+    except (UserError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{source}: its stored config is not valid: {exc}") from None
+    return cfg
 
 
 def save_json(cfg: TrainConfig, path: str) -> None:

@@ -2,12 +2,13 @@
 machine-readable train_log.jsonl."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Optional
 
 import numpy as np
+
+from paddle_gan.jsonl import append_record
 
 VISUALDL_DIR = "vdl"
 TRAIN_LOG = "train_log.jsonl"
@@ -65,8 +66,7 @@ class RunMonitor:
 
     def record(self, values: dict) -> None:
         """Append one JSON line to train_log.jsonl."""
-        with open(self.log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(values) + "\n")
+        append_record(self.log_path, values)
 
     def advance(self, steps: int, postfix: Optional[dict[str, float]] = None,
                 epoch: Optional[int] = None) -> None:

@@ -168,3 +168,20 @@ def test_generate_keeps_the_previous_picture_when_a_write_fails(tmp_path):
     with pytest.raises(OSError):
         write_atomically(path, fails)
     assert digest(tmp_path) == {"grid.png": hashlib.sha256(b"old grid").hexdigest()}
+
+
+def test_an_interrupted_folders_leftovers_are_swept_by_the_next_one(tmp_path):
+    """A kill inside atomic_folder leaves its temporary folder; the next call for the same
+    path removes it, and leaves the temporary folders of other paths alone."""
+    from paddle_gan.atomic import TEMP_PREFIX, atomic_folder
+
+    out = tmp_path / "export"
+    killed = tmp_path / f"{TEMP_PREFIX}export-abc123"
+    (killed / "half").mkdir(parents=True)
+    other = tmp_path / f"{TEMP_PREFIX}another-abc123"
+    other.mkdir()
+    with atomic_folder(str(out)) as folder:
+        with open(os.path.join(folder, "file"), "w") as handle:
+            handle.write("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["export", other.name])
+    assert (out / "file").read_text() == "x"

@@ -9,6 +9,7 @@ import errno
 import glob
 import gzip
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -66,6 +67,19 @@ def _disk_full(monkeypatch):
     monkeypatch.setattr(ck.np, "savez", savez)
 
 
+#: the tools that read a run, with the flags each needs besides --checkpoint
+READERS = (("eval", ["--num-samples", "10"]), ("plot_samples", ["--out", "{out}.png"]),
+           ("export", ["--out", "{out}"]))
+
+#: files a run writes inside its folder, each blocked by a folder of its name in one row
+BLOCKED_FILES = ("samples/final.png", "samples/epoch_001.png", "checkpoints/best.npz",
+                 "generator.pdparams", "discriminator.pdparams.tmp")
+
+
+def _home_a_file(monkeypatch):
+    monkeypatch.setenv("HOME", os.path.join(ROOT, "README.md"))  # a file: ~/.cache cannot be
+
+
 ROWS = [
     # --------------------------------------------------------------- tools/train.py: flags
     Row("train unknown flag", "train", ["--bogus-flag", "--output", "{out}"],
@@ -110,6 +124,18 @@ ROWS = [
         ["--dataset", "mnist5k", "--batch-size", "5000", "--output", "{out}"],
         "batch_size 5000 is larger than the data set (4500 samples)"),
     Row("train no GPU", "train", ["--device", "gpu", "--output", "{out}"], "no CUDA"),
+    # --------------------------------------------------------------- tools/train.py: memory
+    Row("train sizes that together do not fit the machine", "train",
+        ["--dataset", "mnist5k", "--width", "1024", "--batch-size", "4096", "--output", "{out}"],
+        "more than this machine's memory", sub=True),
+    Row("train toy depth, width and batch that together do not fit", "train",
+        ["--model", "toy", "--width", "1024", "--depth", "64", "--batch-size", "8192",
+         "--output", "{out}"], "activations of a step at batch 8192"),
+    Row("train estimate above --max-memory", "train",
+        [*ONE, "--max-memory", "0.001", "--output", "{out}"],
+        "more than --max-memory 0.001 GiB; lower --batch-size"),
+    Row("train max memory not positive", "train", [*ONE, "--max-memory", "0", "--output", "{out}"],
+        "max_memory: must be positive (GiB), got 0.0"),
     # --------------------------------------------------------------- tools/train.py: YAML
     Row("yaml unknown key", "train", ["--config", "{bad}/unknown.yaml", "--output", "{out}"],
         "unknown key 'learning_rate'", sub=True),
@@ -256,6 +282,15 @@ ROWS = [
     Row("density image larger than 4096x4096", "train",
         ["--model", "toy", "--dataset", "image:{bad}/bomb_5k/trainA/huge.png", "--output", "{out}"],
         "is 5000x5000 pixels, more than the 4096x4096"),
+    Row("float image with a NaN pixel", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/nan_images",
+         "--output", "{out}"], "nan.tiff has NaN or infinite pixels"),
+    Row("float image outside [0, 1]", "train",
+        ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/bright_images",
+         "--output", "{out}"], "bright.tiff (F) has pixels in [3, 3], outside 0..1"),
+    Row("density image with a NaN pixel", "train",
+        ["--model", "toy", "--dataset", "image:{bad}/nan_images/trainA/nan.tiff",
+         "--output", "{out}"], "nan.tiff has NaN or infinite pixels"),
     Row("unreadable image", "train",
         ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/images",
          "--output", "{out}"], "cannot read image"),
@@ -294,6 +329,14 @@ ROWS = [
     Row("output holds a folder named train_log.jsonl", "train",
         [*TINY, "--max-steps", "1", "--output", "{bad}/layout_folder"],
         "train_log.jsonl must be a file, and it is not"),
+    *[Row(f"output holds a folder where the run writes {name}", "train",
+          [*ONE, "--output", f"{{bad}}/blocked_{index}"],
+          f"{name} is a folder where the run writes a file")
+      for index, name in enumerate(BLOCKED_FILES)],
+    Row("output's vdl folder cannot be written", "train",
+        [*ONE, "--output", "{bad}/vdl_read_only"], "vdl_read_only: cannot write vdl in it"),
+    Row("train with a HOME that cannot hold Paddle's cache", "train",
+        [*ONE, "--output", "{out}"], "is not usable: ", patch=_home_a_file),
     Row("resume a checkpoint whose name disagrees with its step", "train",
         [*RESUME, "--resume", "{bad}/renamed_run/checkpoints/step_00000006.npz",
          "--max-steps", "7", "--output", "{out}"], "it stores step 4, its name says 6"),
@@ -336,7 +379,7 @@ ROWS = [
     Row("eval an untrusted pickle", "eval", ["--checkpoint", "{bad}/evil.pdparams"],
         "never loaded here"),
     Row("eval too few samples", "eval", ["--checkpoint", "{run}", "--num-samples", "0"],
-        "--num-samples: at least 10 are needed"),
+        "--num-samples: must be in 10..100,000, got 0"),
     Row("eval samples not a number", "eval", ["--checkpoint", "{run}", "--num-samples", "many"],
         "argument --num-samples: invalid int value: 'many'"),
     Row("eval untrusted inception pickle", "eval",
@@ -370,6 +413,20 @@ ROWS = [
     Row("eval missing inception weights", "eval",
         ["--checkpoint", "{run}", "--inception-weights", "{bad}/none.pdparams"], "no such file"),
     # --------------------------------------------------------------- tools/plot_samples.py
+    # a stored config is checked as a command line before anything is built from it, and a
+    # run folder's newest checkpoint against the folder's config.json
+    *[Row(f"{tool} a checkpoint whose stored config asks for width 10^6", tool,
+          ["--checkpoint", "{bad}/width_1e6.npz", *extra],
+          "width_1e6.npz: its stored config is not valid: width: at most 1,024")
+      for tool, extra in READERS],
+    Row("eval a checkpoint whose stored config has a learning rate of 5", "eval",
+        ["--checkpoint", "{bad}/lr_5.npz", "--num-samples", "10"],
+        "lr_5.npz: its stored config is not valid: lr_g: must be in (0, 1], got 5"),
+    *[Row(f"{tool} a run whose checkpoint is of another run", tool,
+          ["--checkpoint", "{bad}/foreign_checkpoint_run", *extra],
+          "is not a checkpoint of the run in {bad}/foreign_checkpoint_run: it was made with "
+          "other settings than its config.json (width: 8 -> 4)")
+      for tool, extra in READERS],
     Row("plot output not a png", "plot_samples", ["--checkpoint", "{run}", "--out", "{out}.jpg"],
         "give a .png file name"),
     Row("plot zero grid", "plot_samples", ["--checkpoint", "{run}", "--out", "{out}.png",
@@ -382,6 +439,9 @@ ROWS = [
         sub=True),
     Row("plot a checkpoint of another model", "plot_samples",
         ["--checkpoint", "{bad}/other_model.npz", "--out", "{out}.png"], "has shape"),
+    Row("plot curves of a damaged VisualDL log", "plot_samples",
+        ["--checkpoint", "{bad}/damaged_vdl_run", "--out", "{out}.png", "--curves"],
+        "damaged_vdl_run/vdl/vdlrecords."),
     Row("plot curves without a run folder", "plot_samples",
         ["--checkpoint", "{bad}/other_model.npz", "--out", "{out}.png", "--curves"],
         "--curves and --progress need a run folder"),
@@ -453,6 +513,20 @@ ROWS = [
         "is a file, not a folder"),
     Row("reproduce unknown table", "reproduce", ["--out", "{out}", "--tables", "tables"],
         "--tables: unknown tables; choose from quickstart, losses, models"),
+    Row("reproduce unknown entry", "reproduce", ["--out", "{out}", "--entries", "nosuch"],
+        "--entries: unknown nosuch in the tables quickstart, losses, models; choose from "),
+    Row("reproduce no entry", "reproduce", ["--out", "{out}", "--entries", ","],
+        "--entries: unknown (none)"),
+    Row("eval too many samples", "eval", ["--checkpoint", "{run}", "--num-samples", "10000000"],
+        "--num-samples: must be in 10..100,000, got 10,000,000"),
+    Row("eval too many KID subsets", "eval",
+        ["--checkpoint", "{run}", "--kid-subsets", "1000000000"],
+        "--kid-subsets: must be in 1..10,000, got 1,000,000,000"),
+    Row("eval batch too large", "eval", ["--checkpoint", "{run}", "--batch-size", "100000"],
+        "--batch-size: must be in 1..8,192, got 100,000"),
+    Row("generate more threads than cores", "generate",
+        ["--model", "{bad}/empty", "--threads", "100000", "--out", "{out}.png"],
+        "--threads: must be in 1.."),
     Row("reproduce seeds not numbers", "reproduce", ["--out", "{out}", "--seeds", "a"],
         "--seeds: expected comma-separated integers, got 'a'"),
     Row("reproduce results under a file", "reproduce", ["--out", "{bad}/a_file/results"],
@@ -498,7 +572,7 @@ ROWS = [
         "--npy {bad}/folder.npy is a folder, not a file"),
     Row("generate zero threads", "generate",
         ["--model", "{bad}/empty", "--threads", "0", "--out", "{out}.png"],
-        "--threads: must be at least 1, got 0"),
+        "--threads: must be in 1.."),
     Row("generate output is a FIFO", "generate",
         ["--model", "{bad}/empty", "--out", "{special}/fifo.png"],
         "--out {special}/fifo.png exists and is not a regular file"),
@@ -561,6 +635,14 @@ def _write_bad_data(bad, labels, images):
     member = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
     member.size = 200 * 2**20  # declared in the tar header; the file holds 1 kB
     (bad / "cifar_huge" / "cifar-10-python.tar.gz").write_bytes(member.tobuf() + b"x" * 1024)
+    from PIL import Image
+
+    nan = np.random.default_rng(0).random((16, 16)).astype(np.float32)
+    nan[3, 3] = np.nan
+    for name, pixels in (("nan", nan), ("bright", np.full((16, 16), 3.0, np.float32))):
+        for domain in ("trainA", "trainB"):
+            (bad / f"{name}_images" / domain).mkdir(parents=True)
+            Image.fromarray(pixels, mode="F").save(bad / f"{name}_images" / domain / f"{name}.tiff")
     for name, side in (("bomb_5k", 5000), ("bomb_10k", 10000), ("bomb_20k", 20000)):
         for domain in ("trainA", "trainB"):
             (bad / name / domain).mkdir(parents=True)
@@ -593,6 +675,10 @@ def _write_bad_files(bad):
     (bad / "layout_file").mkdir()
     (bad / "layout_file" / "checkpoints").write_text("a file where a folder goes\n")
     (bad / "layout_folder" / "train_log.jsonl").mkdir(parents=True)
+    for index, name in enumerate(BLOCKED_FILES):
+        (bad / f"blocked_{index}" / name).mkdir(parents=True)
+    (bad / "vdl_read_only").mkdir()
+    os.symlink("/proc/sys", bad / "vdl_read_only" / "vdl")  # a folder no one can write in
     (bad / "huge.yaml").write_text("# padding\n" * 10_000 + "width: 8\n")
     (bad / "empty").mkdir()
     (bad / "folder.png").mkdir()
@@ -669,6 +755,21 @@ def world(tmp_path_factory):
     shutil.copy(ck.checkpoint_path(cfg.output, 4),
                 ck.checkpoint_path(str(bad / "renamed_run"), 6))
     special = _write_special_files(base / "special", cfg.output, bad)
+    # a checkpoint whose stored config asks for a width of 10^6 (its arrays are width 4)
+    shutil.copy(ck.checkpoint_path(cfg.output, 4), bad / "width_1e6.npz")
+    rewrite(str(bad / "width_1e6.npz"), lambda arrays, meta: {
+        **meta, "config": {**meta["config"], "width": 10 ** 6}})
+    shutil.copy(ck.checkpoint_path(cfg.output, 4), bad / "lr_5.npz")
+    rewrite(str(bad / "lr_5.npz"), lambda arrays, meta: {
+        **meta, "config": {**meta["config"], "lr_g": 5}})
+    # a run folder whose config.json says width 8 and whose only checkpoint is of width 4
+    _edited_run(cfg.output, bad / "foreign_checkpoint_run", lambda arrays, meta: meta)
+    (bad / "foreign_checkpoint_run" / "config.json").write_text(json.dumps(
+        {**to_dict(cfg), "width": 8}))
+    # a copy of the run whose VisualDL log holds garbage inside its last record
+    shutil.copytree(cfg.output, bad / "damaged_vdl_run")
+    log = next((bad / "damaged_vdl_run" / "vdl").iterdir())
+    log.write_bytes(log.read_bytes()[:-6] + b"\xff" * 6)
     # run folders whose only checkpoint has one float64 weight / a record of other data
     _edited_run(cfg.output, bad / "float64_run", array_edit(is_d_weight, to_float64))
     _edited_run(cfg.output, bad / "other_data_run", lambda arrays, meta: {

@@ -422,3 +422,44 @@ def test_plot_samples_draws_cyclegan_rows(tmp_path):
     assert plotted.returncode == 0, plotted.stderr
     width, height = Image.open(out).size
     assert abs(width / height - 6 / 3) < 0.15  # six images side by side per row, three rows
+
+
+@pytest.mark.parametrize("flag, value, shown", [
+    ("lambda_cyc", 5.0, "lambda_cyc: 10.0 -> 5.0"),
+    ("lambda_identity", 0.0, "lambda_identity: 0.5 -> 0.0"),
+    ("decay_epochs", 3, "decay_epochs: None -> 3"),
+])
+def test_resume_refuses_another_cycle_setting_unless_allowed(folder_run, flag, value, shown):
+    """Each CycleGAN weight and the LR decay change what the next step computes: --resume
+    names the change and the flag that allows it."""
+    cfg, root, _ = folder_run
+    changed = make_config({**TINY, "data_dir": str(root), "image_size": 16, "max_steps": 2,
+                           "output": cfg.output, "resume": "latest", flag: value})
+    with pytest.raises(UserError, match=f"with other settings \\({shown}\\); pass "
+                                        f"--allow-change {flag}"):
+        run_training(changed, say=lambda text: None)
+
+
+def test_resume_reports_another_pool_size_as_a_changed_setting(folder_run):
+    """The history pools' buffers have the pool's size: another size is a changed setting of
+    the run (never a damaged checkpoint to skip), and it cannot be allowed."""
+    cfg, root, _ = folder_run
+    warnings = []
+    changed = make_config({**TINY, "data_dir": str(root), "image_size": 16, "max_steps": 2,
+                           "output": cfg.output, "resume": "latest", "pool_size": 7})
+    with pytest.raises(UserError, match=r"made with other settings \(pool_size: 50 -> 7\)"):
+        run_training(changed, say=warnings.append)
+    assert not [w for w in warnings if "damaged" in w]
+    with pytest.raises(UserError, match="pool_size cannot change on resume"):
+        make_config({**TINY, "allow_change": "pool_size"})
+
+
+def test_a_16_bit_image_is_scaled_not_clipped_to_white(tmp_path):
+    """Pillow's convert("RGB") clips 16-bit pixels to 255: a dark ramp became all white."""
+    from paddle_gan.data.unpaired import read_image
+
+    ramp = (np.arange(32 * 32).reshape(32, 32) * 16).astype(np.uint16)  # 0..16368 of 65535
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    pixels = read_image(str(tmp_path / "deep.png"), 16)
+    assert pixels.shape == (3, 16, 16)
+    assert 0.0 <= pixels.min() < 0.05 and 0.2 < pixels.max() < 0.26

@@ -152,7 +152,7 @@ def test_tool_errors_are_one_line(runs, tmp_path):
         ev.evaluate(str(tmp_path), ev.EvalOptions())
     with pytest.raises(UserError, match="no such file"):
         ev.evaluate(str(tmp_path / "absent"), ev.EvalOptions())
-    with pytest.raises(UserError, match="at least 10"):
+    with pytest.raises(UserError, match=r"--num-samples: must be in 10\.\.100,000"):
         ev.evaluate(runs["trained"], ev.EvalOptions(num_samples=3))
 
 

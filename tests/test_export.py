@@ -2,8 +2,10 @@
 
 The served outputs must equal the dynamic-graph generator's in eval mode for fixed latents.
 """
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -132,3 +134,47 @@ def test_export_refuses_a_missing_checkpoint_in_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such file or folder" in err[0]
+
+
+def test_the_export_records_the_size_and_sha256_of_its_model_files(runs):
+    out, _ = runs["seed"]
+    info = _info(out)
+    files = info["files"]
+    assert set(info["checksums"]) == {files["model"], files["params"]}
+    for name, record in info["checksums"].items():
+        with open(os.path.join(out, name), "rb") as handle:
+            data = handle.read()
+        assert record == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+@pytest.mark.parametrize("swap", ["damaged weights", "weights of another export"])
+def test_generate_refuses_damaged_or_foreign_files_before_loading(runs, tmp_path, capsys,
+                                                                  swap):
+    """One line and exit 2, before Paddle Inference sees the files (it used to fail with its
+    own message, exit 1)."""
+    out, _ = runs["seed"]
+    copy = tmp_path / "export"
+    shutil.copytree(out, copy)
+    params = copy / _info(out)["files"]["params"]
+    if swap == "damaged weights":
+        data = bytearray(params.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        params.write_bytes(bytes(data))
+    else:
+        shutil.copy(os.path.join(runs["mlp"][0], _info(runs["mlp"][0])["files"]["params"]), params)
+    capsys.readouterr()
+    code = run_tool_main("generate", ["--model", str(copy), "--out", str(tmp_path / "g.png")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert "a damaged export or files of another export: generator.pdiparams is" in err[0]
+    assert not os.path.exists(tmp_path / "g.png")
+
+
+def test_generate_py_checks_files_as_the_export_records_them(runs):
+    from paddle_gan.io.export import file_record
+
+    out, _ = runs["seed"]
+    generate = load_tool("generate")
+    for name in _info(out)["checksums"]:
+        path = os.path.join(out, name)
+        assert generate.file_record(path) == file_record(path)

@@ -77,6 +77,35 @@ def test_read_scalars_merges_resumed_logs(tmp_path):
     np.testing.assert_allclose(scalars["g_loss"][1], [10.0, 20.0, 30.0], rtol=1e-6)
 
 
+def _log_of_steps(run_dir, steps):
+    """A VisualDL log of d_loss at `steps` in run_dir/vdl; its path."""
+    from paddle_gan.monitor import RunMonitor
+
+    monitor = RunMonitor(str(run_dir), progress=False)
+    for step in steps:
+        monitor.scalars(step, {"d_loss": float(step)})
+    monitor.close()
+    return next((run_dir / "vdl").iterdir())
+
+
+def test_a_log_cut_mid_record_is_read_up_to_the_cut(tmp_path):
+    path = _log_of_steps(tmp_path, (1, 2, 3))
+    data = path.read_bytes()
+    path.write_bytes(data[:-5])  # the last record (step 3) cut short by a kill
+    scalars = plots.read_scalars(str(tmp_path))
+    np.testing.assert_array_equal(scalars["d_loss"][0], [1, 2])
+    assert path.read_bytes() == data[:-5]  # the log itself is left as it is
+
+
+def test_a_damaged_log_is_one_line_naming_it(tmp_path):
+    path = _log_of_steps(tmp_path, (1, 2))
+    data = bytearray(path.read_bytes())
+    data[-6:] = b"\xff" * 6  # whole records, garbage inside the last one
+    path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=f"VisualDL log {path} is damaged"):
+        plots.read_scalars(str(tmp_path))
+
+
 def test_curves_need_a_visualdl_log(tmp_path):
     with pytest.raises(UserError, match="no VisualDL log"):
         plots.read_scalars(str(tmp_path))

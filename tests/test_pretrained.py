@@ -85,7 +85,7 @@ def test_the_shipped_file_is_a_training_checkpoints_generator_and_is_regenerated
     from paddle_gan.train.run import run_training
 
     values = dict(shipped.info["config"], dataset="mnist5k", max_steps=2, progress=False,
-                  output=str(tmp_path / "run"), save_every_steps=0, histogram_every=0)
+                  output=str(tmp_path / "run"), save_every_steps=None, histogram_every=0)
     cfg = from_dict(to_dict(from_dict(values)))
     run_training(cfg, say=lambda line: None)
     trained = ck.load_checkpoint(ck.list_checkpoints(cfg.output)[-1])

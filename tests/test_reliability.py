@@ -402,13 +402,10 @@ def test_full_disk_stops_with_one_line_and_keeps_the_checkpoints(tiny_tmpfs, cap
     assert not [n for n in os.listdir(out / "checkpoints") if n.startswith(".tmp-")]
 
 
-@pytest.mark.parametrize("total, stop", [(16, "non-finite weights at step 16"),
-                                         (17, "non-finite loss at step 17")],
-                         ids=["final grid", "epoch grid"])
-def test_nan_stop_keeps_the_last_good_pictures(tmp_path, total, stop):
-    """G's weights turn NaN after step 16's losses were computed: neither the final grid (the
-    run ends at 16) nor the epoch grid at 16 (the run goes on to 17) is drawn; the pictures of
-    the earlier run stay as they were."""
+def _poisoned_resume(tmp_path, total, stop, poison):
+    """A 9-step run resumed to `total` steps, `poison(trainer)` applied after step 16's losses
+    (before its epoch end): the run stops with `stop`, and neither its sample grids nor its
+    checkpoints change."""
     from tiny_mnist import write_mnist_folder
 
     data_dir = write_mnist_folder(tmp_path)  # 64 images: an epoch is 8 steps at batch 8
@@ -416,18 +413,45 @@ def test_nan_stop_keeps_the_last_good_pictures(tmp_path, total, stop):
                     scalar_every=100)
     run_training(tiny_config(tmp_path, max_steps=9, **settings), say=lambda text: None)
     samples = os.path.join(tmp_path, "run", "samples")
-    before = sha256_tree(samples)
-    assert sorted(before) == ["epoch_001.png", "final.png"]
+    checkpoints = os.path.join(tmp_path, "run", "checkpoints")
+    before = sha256_tree(samples), sha256_tree(checkpoints)
+    assert sorted(before[0]) == ["epoch_001.png", "final.png"]
     cfg = tiny_config(tmp_path, max_steps=total, resume="latest", **settings)
     trainer = build_trainer(cfg, prepare_data(cfg), cfg.output)
     trainer.load(ck.load_latest(cfg.output, warn=lambda text: None))
-
-    def poison(trainer):  # after step 16's losses, before its epoch end
-        if trainer.step == 16:
-            param = trainer.G.parameters()[0]
-            param.set_value(np.full(param.shape, np.nan, dtype=np.float32))
-
-    trainer.step_callbacks.append(poison)
+    trainer.step_callbacks.append(lambda trainer: poison(trainer) if trainer.step == 16 else None)
     with pytest.raises(RunFailure, match=stop):
         trainer.fit()
-    assert sha256_tree(samples) == before  # no NaN epoch_002.png, final.png not replaced
+    # no NaN epoch_002.png, final.png not replaced, no checkpoint of the diverged steps
+    assert (sha256_tree(samples), sha256_tree(checkpoints)) == before
+
+
+@pytest.mark.parametrize("total, stop", [(16, "non-finite weights at step 16"),
+                                         (17, "non-finite loss at step 17")],
+                         ids=["final grid", "epoch grid"])
+def test_nan_stop_keeps_the_last_good_pictures(tmp_path, total, stop):
+    """G's weights turn NaN after step 16's losses were computed: neither the final grid (the
+    run ends at 16) nor the epoch grid at 16 (the run goes on to 17) is drawn; the pictures of
+    the earlier run stay as they were."""
+    def poison(trainer):
+        param = trainer.G.parameters()[0]
+        param.set_value(np.full(param.shape, np.nan, dtype=np.float32))
+
+    _poisoned_resume(tmp_path, total, stop, poison)
+
+
+@pytest.mark.parametrize("total, stop", [(16, "non-finite samples at step 16"),
+                                         (17, "non-finite samples at step 17")],
+                         ids=["final grid", "epoch grid"])
+def test_finite_weights_with_nan_samples_stop_and_keep_the_last_good_files(tmp_path, total,
+                                                                           stop):
+    """A BatchNorm running variance of G turns negative after step 16's losses: every weight
+    is finite and training (batch statistics) still gives finite losses, but the fixed-noise
+    samples (eval mode: the running variance) are NaN. Nothing is saved or drawn, and the
+    run stops naming the samples."""
+    def poison(trainer):
+        variance = next(value for name, value in trainer.G.state_dict().items()
+                        if name.endswith("_variance"))
+        variance.set_value(np.full(variance.shape, -10.0, dtype=np.float32))
+
+    _poisoned_resume(tmp_path, total, stop, poison)

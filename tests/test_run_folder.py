@@ -64,3 +64,52 @@ def test_the_output_checks_know_every_file_of_a_run_and_of_an_export():
         EXPORT_PREFIX + suffix for suffix in (".json", ".pdmodel", ".pdiparams"))}
     assert (generate.RUN_FILES, generate.RUN_FOLDERS, generate.EXPORT_FILES) == (
         RUN_FILES, RUN_FOLDERS, EXPORT_FILES)
+
+
+def _start_together(run_dir, barrier, results):
+    """One of the runs starting at once: wait for the others, then try the lock and hold it."""
+    import time
+
+    from paddle_gan.train import run_folder
+
+    # the slowest liveness check: a takeover that were not atomic would let every racer in
+    run_folder._alive = lambda pid: time.sleep(0.2) or False
+    barrier.wait()
+    try:
+        lock = RunLock(run_dir)
+        lock.acquire()
+    except UserError:
+        results.put("refused")
+        return
+    results.put("trained")
+    time.sleep(1.0)
+    lock.release()
+
+
+def test_of_runs_starting_together_over_a_stale_lock_exactly_one_wins(tmp_path):
+    import multiprocessing
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / LOCK_FILE).write_text(str(dead.pid))
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(4), context.Queue()
+    racers = [context.Process(target=_start_together, args=(str(tmp_path), barrier, results))
+              for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(30)
+    outcomes = sorted(results.get(timeout=5) for _ in racers)
+    assert outcomes == ["refused"] * 3 + ["trained"], outcomes
+    assert not (tmp_path / LOCK_FILE).exists()  # the winner released it
+
+
+def test_a_held_lock_is_refused_even_to_the_process_that_holds_it(tmp_path):
+    """The kernel's lock decides, not the pid in the file: a file naming this process is taken
+    over when nothing holds it, and a second lock of this very process is refused."""
+    (tmp_path / LOCK_FILE).write_text(str(os.getpid()))
+    with RunLock(str(tmp_path)) as lock:
+        assert lock.holder() == os.getpid()
+        with pytest.raises(UserError, match=rf"in use by another run \(pid {os.getpid()}\)"):
+            RunLock(str(tmp_path)).acquire()  # a second run, even in this very process

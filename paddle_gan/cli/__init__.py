@@ -108,6 +108,24 @@ def _check_folder_usable(path: str, flag: str, target: str) -> None:
         raise UserError(f"{flag} {target}: {existing} is not writable")
 
 
+#: what Paddle (its cache, ~/.cache/paddle, made at import) and VisualDL (~/.visualdl) create
+#: in the home folder
+HOME_FOLDERS = (".cache", ".visualdl")
+
+
+def check_home() -> None:
+    """UserError unless the folders Paddle and VisualDL keep in HOME exist as writable folders
+    or can be created there."""
+    home = os.path.expanduser("~")
+    for name in HOME_FOLDERS:
+        path = os.path.join(home, name)
+        existing = _nearest_existing(path)
+        if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+            raise UserError(f"HOME {home} is not usable: {path} cannot be created (Paddle keeps "
+                            f"its cache in ~/.cache, VisualDL its settings in ~/.visualdl); set "
+                            f"HOME to a writable folder")
+
+
 #: what a run folder holds (paddle_gan.train.run_folder.LAYOUT and its lock, the tutorial's
 #: weights) and an export folder (paddle_gan.io.export): no output file replaces one of them.
 #: Spelled out here, so that checking an output path imports no Paddle (a test keeps them equal).
@@ -193,6 +211,7 @@ def run_main(main: Callable[[Optional[Sequence[str]]], int],
     prog = os.path.basename(sys.argv[0]) or "paddle_gan"
     previous = catch_interrupts()  # Ctrl-C during an import (Paddle's): one line, exit 130
     try:
+        check_home()  # before anything imports Paddle
         code = main(argv)
     except (UserError, RunFailure) as exc:
         if debug:

@@ -14,6 +14,7 @@ draws N (100) digits, one column per class (or only sevens). Only this path impo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -68,6 +69,37 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def file_record(path: str) -> dict:
+    """{"bytes": size, "sha256": hex digest} of the file at `path`, read in 1 MiB pieces (as
+    paddle_gan.io.export.file_record records it: this script imports nothing of the suite)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(piece)
+            size += len(piece)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def check_files(model_dir: str, info: dict) -> None:
+    """GenerateError unless every file the export description records (`info["checksums"]`:
+    name -> file_record) has its recorded size and SHA-256; exports without the record pass."""
+    records = info.get("checksums")
+    if records is None:
+        return
+    if not isinstance(records, dict):
+        raise GenerateError(f"--model {model_dir}: {INFO_FILE} holds no file records")
+    for name, record in sorted(records.items()):
+        path = os.path.join(model_dir, os.path.basename(str(name)))
+        found = file_record(path) if os.path.isfile(path) else None
+        if found != record:
+            seen = (f"{found['bytes']:,} bytes, sha256 {found['sha256'][:12]}" if found
+                    else "missing")
+            wanted = (f"{record.get('bytes', 0):,} bytes, sha256 "
+                      f"{str(record.get('sha256'))[:12]}" if isinstance(record, dict) else "?")
+            raise GenerateError(f"--model {model_dir}: a damaged export or files of another "
+                                f"export: {name} is {seen}, {INFO_FILE} records {wanted}")
+
+
 def load_info(model_dir: str) -> dict:
     """The export folder's generator_info.json; GenerateError when the folder is not an export."""
     if not os.path.isdir(model_dir):
@@ -88,6 +120,7 @@ def load_info(model_dir: str) -> dict:
     for needed in (model, params):
         if not os.path.isfile(needed):
             raise GenerateError(f"--model {model_dir}: {os.path.basename(needed)} is missing")
+    check_files(model_dir, info)
     return info
 
 
@@ -123,6 +156,14 @@ def check_gpu() -> None:
         count = 0
     if count < 1:
         raise GenerateError("--gpu: no GPU is visible to this CUDA build of Paddle")
+
+
+def _usable_cores() -> int:
+    """CPU cores this process may run on (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS / Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def create_predictor(model_dir: str, info: dict, threads: Optional[int] = None, gpu: bool = False):
@@ -355,8 +396,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise GenerateError(f"--num: must be in 1..{MAX_NUM}, got {args.num}")
     if not 0 <= args.seed < 2 ** 32:
         raise GenerateError(f"--seed: must be in 0..2**32-1, got {args.seed}")
-    if args.threads is not None and args.threads < 1:
-        raise GenerateError(f"--threads: must be at least 1, got {args.threads}")
+    if args.threads is not None and not 1 <= args.threads <= _usable_cores():
+        raise GenerateError(f"--threads: must be in 1..{_usable_cores()} (this machine's usable "
+                            f"cores), got {args.threads}")
     check_output(args.out, "--out", ".png")
     if args.npy:
         check_output(args.npy, "--npy", ".npy")

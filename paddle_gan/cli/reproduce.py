@@ -55,7 +55,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not seeds or min(seeds) < 0:
             raise UserError("--seeds: give non-negative integers")
         budget = dataclasses.replace(budget, seeds=seeds)
-    entries = [e.strip() for e in args.entries.split(",")] if args.entries else None
+    entries = None
+    if args.entries is not None:
+        entries = [e.strip() for e in args.entries.split(",") if e.strip()]
+    known = sorted({entry.name for table in tables for entry in TABLES[table]})
+    unknown = [e for e in entries or [] if e not in known]
+    if unknown or entries == []:
+        raise UserError(f"--entries: unknown {', '.join(unknown) or '(none)'} in the tables "
+                        f"{', '.join(tables)}; choose from {', '.join(known)}")
     check_output_dir(args.out, "--out")
     check_output_dir(args.work, "--work")
     from paddle_gan.runtime import setup_runtime

@@ -213,11 +213,15 @@ def load_density_image(path: str) -> np.ndarray:
                 return np.asarray(im, dtype=np.float64) / 65535.0
             if im.mode in ("I", "F"):
                 arr = np.asarray(im, dtype=np.float64)
+                if not np.isfinite(arr).all():
+                    raise TargetError(f"density image {path} has NaN or infinite pixels")
                 peak = arr.max() if arr.size else 0.0
                 return np.clip(arr / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(arr)
             return np.asarray(im.convert("L"), dtype=np.float64) / 255.0
     except ImageTooLarge as exc:
         raise TargetError(str(exc)) from None
+    except TargetError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise TargetError(f"cannot read density image {path}: {_one_line(exc)}") from exc
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from paddle_gan.data import ArrayData, register_dataset
-from paddle_gan.data.image_file import ImageTooLarge, open_image
+from paddle_gan.data.image_file import (BadPixels, ImageTooLarge, high_depth_pixels,
+                                         open_image)
 from paddle_gan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -96,13 +97,20 @@ def read_image(path: str, size: int, channels: int = 3) -> np.ndarray:
     try:
         with open_image(path) as image:  # refuses a decompression bomb before decoding
             image.load()
-            image = image.convert("RGB" if channels == 3 else "L")
-    except ImageTooLarge:
+            deep = high_depth_pixels(image, path)  # 16-bit / float: never clipped to white
+            if deep is None:
+                image = image.convert("RGB" if channels == 3 else "L")
+            else:
+                image = Image.fromarray(deep.astype(np.float32), mode="F")
+    except (ImageTooLarge, BadPixels):
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"cannot read image {path}: {reason}") from None
     image = ImageOps.fit(image, (size, size), method=Image.BICUBIC, centering=(0.5, 0.5))
+    if deep is not None:  # one grey channel in [0, 1], given to every channel
+        grey = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(grey[None], channels, axis=0)
     array = np.asarray(image, dtype=np.float32) / 255.0
     return array[None] if channels == 1 else array.transpose(2, 0, 1)
 

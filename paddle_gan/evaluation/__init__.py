@@ -113,15 +113,21 @@ def get_evaluator(kind: str) -> Callable[[EvalContext], EvalResult]:
     return EVALUATORS[kind]
 
 
+#: bounds of the evaluation's sizes: the samples' features are held in memory at once, and
+#: KID's cost grows with its subsets
+MAX_EVAL_SAMPLES = 100_000
+MAX_EVAL_BATCH = 8192
+MAX_KID_SUBSETS = 10_000
+
+
 def evaluate(target: str, options: EvalOptions, say: Callable[[str], None] = print
              ) -> tuple[EvalResult, EvalContext]:
     """Evaluate a run folder or checkpoint file; returns the result and its context."""
-    if options.num_samples < 10:
-        raise UserError(f"--num-samples: at least 10 are needed, got {options.num_samples}")
-    if options.batch_size < 1:
-        raise UserError(f"--batch-size: must be at least 1, got {options.batch_size}")
-    if options.kid_subsets < 1:
-        raise UserError(f"--kid-subsets: must be at least 1, got {options.kid_subsets}")
+    for flag, value, low, high in (("--num-samples", options.num_samples, 10, MAX_EVAL_SAMPLES),
+                                   ("--batch-size", options.batch_size, 1, MAX_EVAL_BATCH),
+                                   ("--kid-subsets", options.kid_subsets, 1, MAX_KID_SUBSETS)):
+        if not low <= value <= high:
+            raise UserError(f"{flag}: must be in {low:,}..{high:,}, got {value:,}")
     if options.inception_weights and not os.path.isfile(options.inception_weights):
         raise UserError(f"--inception-weights {options.inception_weights}: no such file (this "
                         f"tool never downloads; pass Paddle's inception_v3.pdparams)")

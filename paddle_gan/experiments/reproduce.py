@@ -32,6 +32,8 @@ from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
 from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, final_step, mean_std,
                                             steps_for_updates, train_run)
+from paddle_gan.jsonl import read_records
+from paddle_gan.monitor import TRAIN_LOG
 from paddle_gan.stamp import code_commit, describe_machine, machine
 from paddle_gan.train.schedule import CriticSchedule
 from paddle_gan.train.sessions import describe_sessions
@@ -127,15 +129,11 @@ def run_config(entry: Entry, budget: Budget, seed: int, work_dir: str,
 
 def fid_curve(run_dir: str) -> list[tuple[int, float, float]]:
     """(step, training seconds, FID) of every evaluation during training, from train_log.jsonl."""
-    path = os.path.join(run_dir, "train_log.jsonl")
     points = []
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                doc = json.loads(line)
-                if "eval" in doc and "fid" in doc["eval"]:
-                    points.append((int(doc["step"]), float(doc.get("train_seconds", 0.0)),
-                                   float(doc["eval"]["fid"])))
+    for doc in read_records(os.path.join(run_dir, TRAIN_LOG)):
+        if isinstance(doc.get("eval"), dict) and "fid" in doc["eval"]:
+            points.append((int(doc["step"]), float(doc.get("train_seconds", 0.0)),
+                           float(doc["eval"]["fid"])))
     return points
 
 

@@ -12,6 +12,7 @@ serves it with `paddle.inference` alone (no training code): the folder is portab
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,18 @@ GENERATE_SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 FORMAT_VERSION = 1
 #: generator kinds that can be exported (CycleGAN's image-to-image pair has no latent input)
 EXPORTABLE_KINDS = ("gan",)
+
+
+def file_record(path: str) -> dict[str, Any]:
+    """{"bytes": size, "sha256": hex digest} of the file at `path`, as the standalone
+    generate.py computes it to check an export (its own copy: it imports nothing of the suite;
+    a test keeps the two equal)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(piece)
+            size += len(piece)
+    return {"bytes": size, "sha256": digest.hexdigest()}
 
 
 def model_file(out_dir: str) -> str:
@@ -153,6 +166,9 @@ def export_generator(target: str, out_dir: str, say: Callable[[str], None] = pri
             save_generator(generator, latent_dim, num_classes, folder)
             info["files"] = {"model": model_file(folder), "params": EXPORT_PREFIX + ".pdiparams",
                              "server": GENERATE_SCRIPT}
+            # generate.py checks these before it loads anything
+            info["checksums"] = {name: file_record(os.path.join(folder, name))
+                                 for name in (info["files"]["model"], info["files"]["params"])}
             with open(os.path.join(folder, INFO_FILE), "w", encoding="utf-8") as handle:
                 json.dump(info, handle, indent=2)
             # the self-contained server (numpy + paddle.inference only): the folder works alone

@@ -5,6 +5,7 @@ depends on the kind of metric computed.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -12,9 +13,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
-from paddle_gan.config import TrainConfig, from_dict
+from paddle_gan.config import TrainConfig, architecture_differences, checked_stored, from_dict
 from paddle_gan.data import ArrayData
 from paddle_gan.errors import UserError
+
+#: a run folder's config.json
+CONFIG_FILE = "config.json"
+#: a config.json is a few kB; what is beyond this is never read
+MAX_CONFIG_JSON_BYTES = 1 << 20
 
 
 @dataclass
@@ -54,11 +60,44 @@ def load_run(target: str, warn: Callable[[str], None] = print) -> LoadedRun:
     """
     if not os.path.exists(target):
         raise UserError(f"--checkpoint {target}: no such file or folder")
-    checkpoint = ckpt_io.resolve_checkpoint(target, warn=warn)
+    run_dir = run_dir_of(target)
+    folder_cfg = folder_config(run_dir) if run_dir is not None else None
+
+    def accept(checkpoint: ckpt_io.Checkpoint) -> None:
+        cfg = stored_config(checkpoint)
+        differing = architecture_differences(folder_cfg, cfg) if folder_cfg else []
+        if differing:
+            details = ", ".join(f"{k}: {getattr(folder_cfg, k)!r} -> {getattr(cfg, k)!r}"
+                                for k in differing)
+            raise UserError(f"{checkpoint.path} is not a checkpoint of the run in {run_dir}: it "
+                            f"was made with other settings than its {CONFIG_FILE} ({details})")
+
+    checkpoint = ckpt_io.resolve_checkpoint(target, warn=warn, accept=accept)
+    return LoadedRun(checkpoint, stored_config(checkpoint), run_dir)
+
+
+def stored_config(checkpoint: ckpt_io.Checkpoint) -> TrainConfig:
+    """The config a checkpoint stores, checked as a command line's would be (sizes, rates,
+    choices) before anything is built from it; UserError naming the checkpoint otherwise."""
     stored = checkpoint.meta.get("config")
     if not isinstance(stored, dict):
         raise UserError(f"{checkpoint.path} has no stored config: not a paddle_gan run checkpoint")
-    return LoadedRun(checkpoint, from_dict(stored), run_dir_of(target))
+    return checked_stored(from_dict(stored), checkpoint.path)
+
+
+def folder_config(run_dir: str) -> Optional[TrainConfig]:
+    """The run folder's config.json, checked like a stored config; None when there is none."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            doc = json.loads(handle.read(MAX_CONFIG_JSON_BYTES + 1)[:MAX_CONFIG_JSON_BYTES])
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path} is damaged ({type(exc).__name__}): not a run's config") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} holds a {type(doc).__name__}, not a run's config")
+    return checked_stored(from_dict(doc), path)
 
 
 def load_split(run: LoadedRun, split: str) -> ArrayData:

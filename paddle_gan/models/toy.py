@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.blocks import mlp_stack
+from paddle_gan.blocks import mlp_stack, register_constant
 from paddle_gan.errors import UserError
 from paddle_gan.models import DataSpec, ModelEntry, register
 
@@ -52,7 +52,7 @@ class ToyGenerator(nn.Layer):
         self.net = mlp_stack([latent_dim + num_classes] + [width] * depth + [out_dim], act, norm,
                              fan_in_init=True)
         shift = [0.0] * out_dim if center is None else [float(c) for c in center]
-        self.register_buffer("shift", paddle.to_tensor(shift, dtype="float32"), persistable=False)
+        register_constant(self, "shift", shift)
         self.half = float(half)
 
     def forward(self, z: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:
@@ -82,7 +82,7 @@ class ToyDiscriminator(nn.Layer):
         self.net = mlp_stack([in_dim + num_classes] + [width] * depth + [1], act, norm,
                              fan_in_init=True)
         shift = [0.0] * in_dim if center is None else [float(c) for c in center]
-        self.register_buffer("shift", paddle.to_tensor(shift, dtype="float32"), persistable=False)
+        register_constant(self, "shift", shift)
         self.half = float(half)
 
     def forward(self, x: paddle.Tensor, cond: Optional[paddle.Tensor] = None) -> paddle.Tensor:

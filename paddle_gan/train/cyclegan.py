@@ -203,15 +203,21 @@ class CycleGanTrainer(GanTrainer):
                  discriminator: DiscriminatorPair, data: ArrayData, run_dir: str,
                  monitor: Optional[RunMonitor] = None, runtime: Optional[StepRuntime] = None,
                  parallel: Optional[ParallelContext] = None) -> None:
-        if not isinstance(data, UnpairedData):
-            raise UserError(f"--model cyclegan needs two-domain data (--dataset unpaired "
-                            f"--data-dir DIR, or mnist_style), not {cfg.dataset!r}")
         super().__init__(cfg, loss, generator, discriminator, data, run_dir, monitor, runtime,
                          parallel)
 
     # ----------------------------------------------------------------- GanTrainer's hooks
+    @staticmethod
+    def batches_of(cfg: TrainConfig, data: ArrayData) -> UnpairedBatches:
+        """(A, B) batches of two-domain `data`; UserError for data of one domain or a domain
+        smaller than a batch."""
+        if not isinstance(data, UnpairedData):
+            raise UserError(f"--model cyclegan needs two-domain data (--dataset unpaired "
+                            f"--data-dir DIR, or mnist_style), not {cfg.dataset!r}")
+        return UnpairedBatches(data, cfg.batch_size, cfg.seed)
+
     def make_batches(self) -> UnpairedBatches:
-        return UnpairedBatches(self.data, self.cfg.batch_size, self.cfg.seed)
+        return self.batches_of(self.cfg, self.data)
 
     def make_optimizers(self) -> tuple[Any, Any]:
         self.sched_g = make_scheduler(self.cfg, self.cfg.lr_g)

@@ -39,6 +39,9 @@ from paddle_gan.train.steps import (Adversaries, Batch, GradHook, PairObjective,
                                     StepSettings, d_step, g_step)
 
 INTERRUPT_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: fixed-noise samples drawn and checked finite before every checkpoint and sample grid
+CHECKED_SAMPLES = 8
+
 #: what a non-finite loss or weight usually means (the tutorial hit log(0) at the start)
 NAN_HINT = ("Hint: lower --lr-d/--lr-g, or add --clip-grad; a saturated sigmoid fed to log() gives "
             "inf (the with-logits losses avoid it)")
@@ -127,10 +130,15 @@ class GanTrainer:
                 self.step_callbacks.append(self.histograms.on_step)
 
     # ----------------------------------------------------------------- hooks (CycleGAN's own)
+    @staticmethod
+    def batches_of(cfg: TrainConfig, data: ArrayData) -> Any:
+        """Shuffled epochs of `data` in batches of `cfg.batch_size`; UserError when the data
+        cannot give one batch."""
+        return EpochBatches(data, cfg.batch_size, cfg.seed)
+
     def make_batches(self) -> Any:
         """The run's batches: shuffled epochs of the data, this process's share of each."""
-        return self.parallel.shard_batches(EpochBatches(self.data, self.cfg.batch_size,
-                                                        self.cfg.seed))
+        return self.parallel.shard_batches(self.batches_of(self.cfg, self.data))
 
     def make_optimizers(self) -> tuple[Any, Any]:
         """G's and D's optimizers."""
@@ -164,6 +172,15 @@ class GanTrainer:
         return not ckpt_io.non_finite_keys(
             {name: value.numpy() for name, value in self.sampler.state_dict().items()})
 
+    def samples_are_finite(self) -> bool:
+        """Whether the first CHECKED_SAMPLES fixed-noise samples are finite (finite weights can
+        still draw NaN, e.g. through a BatchNorm running variance that went negative)."""
+        return bool(np.isfinite(self.sample_fixed(CHECKED_SAMPLES)).all())
+
+    def draws_finite(self) -> bool:
+        """Whether the sampling generator's weights and its fixed-noise samples are finite."""
+        return self.sampler_is_finite() and self.samples_are_finite()
+
     def modules(self) -> dict[str, nn.Layer]:
         nets = {"G": self.G, "D": self.D}
         if self.average is not None:
@@ -184,8 +201,13 @@ class GanTrainer:
                 "g_ema_updates": self.average.updates if self.average is not None else 0,
                 "config": to_dict(self.cfg), "kind": self.checkpoint_kind,
                 "data": provenance(self.data)}
-        # NaN weights are never saved, a failed write is one line; in both cases the files
-        # already on disk stay as they were.
+        # NaN weights or samples are never saved, a failed write is one line; in every case the
+        # files already on disk stay as they were. Non-finite weights are named by the save.
+        if self.sampler_is_finite() and not self.samples_are_finite():
+            raise RunFailure(f"non-finite samples at step {pos.step}: the generator's weights "
+                             f"are finite but its fixed-noise samples are not; stopped. Last good "
+                             f"checkpoint: {self.last_checkpoint or 'none written yet'}. "
+                             f"{NAN_HINT}")
         try:
             ckpt_io.save_checkpoint(path, self.modules(), self.optimizers(), meta)
             self.last_checkpoint = path
@@ -405,9 +427,9 @@ class GanTrainer:
             else:
                 pos.epoch += 1
                 pos.batch = 0
-                # a non-finite generator draws no grid: the save that follows (here or at the
-                # end) stops the run with the NaN message
-                if pos.epoch % cfg.sample_every == 0 and self.sampler_is_finite():
+                # a generator whose weights or samples are not finite draws no grid: the save
+                # that follows (here or at the end) stops the run with the NaN message
+                if pos.epoch % cfg.sample_every == 0 and self.draws_finite():
                     self._snapshot(self, f"epoch_{pos.epoch:03d}")
                 if pos.epoch % cfg.save_every == 0 and pos.step < total:
                     self.save()

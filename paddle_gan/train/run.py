@@ -17,14 +17,15 @@ from paddle_gan.data import ArrayData
 from paddle_gan.data.provenance import differences as provenance_differences
 from paddle_gan.data.provenance import provenance
 from paddle_gan.errors import UserError
+from paddle_gan.io.runs import CONFIG_FILE
 from paddle_gan.losses import get_loss
 from paddle_gan.models import build_models, data_spec, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
 from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
+from paddle_gan.train.memory import check_memory
 from paddle_gan.train.run_folder import RunLock, check_layout
 from paddle_gan.train.sessions import record_session
 
-CONFIG_FILE = "config.json"
 #: the training data's record (paddle_gan.data.provenance), beside the config
 DATA_FILE = "data.json"
 
@@ -162,6 +163,11 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     check_layout(run_dir)
     _check_fresh(cfg)
     data = prepare_data(cfg)
+    trainer_class(cfg.model).batches_of(cfg, data)  # a batch the data can give
+    try:  # the whole run's memory, before any network is built
+        check_memory(cfg, data_spec(cfg, data))
+    except ValueError as exc:  # a size the networks cannot take
+        raise UserError(str(exc)) from None
     trainer = build_trainer(cfg, data, run_dir, runtime.device, parallel)
     # every check that can fail runs before the first write into run_dir
     checkpoint = _resume_checkpoint(cfg, trainer, say)

@@ -7,8 +7,9 @@ say which code and which CPU made it, even when the run was resumed on another d
 from __future__ import annotations
 
 import datetime
-import json
 import os
+
+from paddle_gan.jsonl import append_record, read_records
 
 from paddle_gan.stamp import code_commit, describe_machine, machine
 
@@ -20,26 +21,13 @@ def record_session(run_dir: str, start_step: int, device: str, threads: int) -> 
     doc = {"start_step": int(start_step), "commit": code_commit(),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "device": device, "threads": int(threads), "machine": machine()}
-    with open(os.path.join(run_dir, SESSIONS_FILE), "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(doc, sort_keys=True) + "\n")
+    append_record(os.path.join(run_dir, SESSIONS_FILE), doc, sort_keys=True)
 
 
 def read_sessions(run_dir: str) -> list[dict]:
     """Every recorded session of the run, oldest first ([] for runs made before sessions were
     recorded); an unreadable line (a write cut short) is skipped."""
-    path = os.path.join(run_dir, SESSIONS_FILE)
-    if not os.path.isfile(path):
-        return []
-    sessions = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(doc, dict):
-                sessions.append(doc)
-    return sessions
+    return read_records(os.path.join(run_dir, SESSIONS_FILE))
 
 
 def describe_sessions(run_dir: str) -> str:

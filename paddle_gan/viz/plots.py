@@ -6,10 +6,13 @@ call them too.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from typing import Callable, Optional
+import struct
+import tempfile
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -102,6 +105,32 @@ def interpolation_grid(run: LoadedRun, n: int = 8, seed: int = 0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- VisualDL curves
+#: a VisualDL record: an 8-byte native-order length, then that many bytes
+_RECORD_HEADER = struct.Struct("Q")
+
+
+@contextlib.contextmanager
+def _whole_records(path: str) -> Iterator[str]:
+    """`path`, or a temporary copy of its whole records when the last one was cut short (a
+    run killed while VisualDL wrote): the cut record is left out."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    end = 0
+    while end + _RECORD_HEADER.size <= len(data):
+        (length,) = _RECORD_HEADER.unpack_from(data, end)
+        if end + _RECORD_HEADER.size + length > len(data):
+            break
+        end += _RECORD_HEADER.size + length
+    if end == len(data):
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        copy = os.path.join(folder, os.path.basename(path))
+        with open(copy, "wb") as handle:
+            handle.write(data[:end])
+        yield copy
+
+
 def read_scalars(run_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every scalar tag in the run's VisualDL log as (steps, values), sorted by step.
 
@@ -116,11 +145,16 @@ def read_scalars(run_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         raise UserError(f"{run_dir} has no VisualDL log ({VISUALDL_DIR}/vdlrecords.*)")
     merged: dict[str, dict[int, float]] = {}
     for path in files:
-        reader = LogReader(file_path=path)
-        for tag in reader.get_tags().get("scalar", []):
-            points = merged.setdefault(tag, {})
-            for record in reader.get_data("scalar", tag):
-                points[int(record.id)] = float(record.value)
+        with _whole_records(path) as whole:
+            try:
+                reader = LogReader(file_path=whole)
+                for tag in reader.get_tags().get("scalar", []):
+                    points = merged.setdefault(tag, {})
+                    for record in reader.get_data("scalar", tag):
+                        points[int(record.id)] = float(record.value)
+            except Exception as exc:  # protobuf's DecodeError and whatever VisualDL raises
+                raise UserError(f"VisualDL log {path} is damaged ({type(exc).__name__}: "
+                                f"{exc}); move it away to plot the others") from None
     out = {}
     for tag, points in merged.items():
         steps = np.array(sorted(points), dtype=np.int64)
