@@ -25,7 +25,7 @@ from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.run import build_trainer, prepare_data, run_training
 from paddle_gan.train.steps import d_step
 from paddle_gan.io.translate import translate_files
-from paddle_gan.viz.plots import sample_rows
+from paddle_gan.viz.cyclegan import sample_rows
 
 TINY = dict(model="cyclegan", width=4, n_blocks=1, batch_size=2, epochs=1, progress=False,
             log_every=1, seed=5)
