@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import numpy as np
+
 from paddle_gan.config import to_dict
 from paddle_gan.data import ArrayData
 from paddle_gan.data.provenance import describe, provenance
@@ -82,6 +84,15 @@ EVALUATORS: dict[str, Callable[[EvalContext], EvalResult]] = {}
 def register_evaluator(kind: str, fn: Callable[[EvalContext], EvalResult]) -> None:
     """Make `fn` the evaluator of runs of `kind`."""
     EVALUATORS[kind] = fn
+
+
+def fixed_subset(items: np.ndarray, n: int, seed: int, stream: int) -> np.ndarray:
+    """`n` of `items` in their order, chosen from the random stream (seed, stream); all of them
+    when there are not more."""
+    if n >= len(items):
+        return items
+    rng = np.random.default_rng([seed, stream])
+    return items[np.sort(rng.choice(len(items), n, replace=False))]
 
 
 def run_kind(run: LoadedRun, sample_rank: Callable[[], int]) -> str:

@@ -119,10 +119,15 @@ def data_spec(cfg: Any, data: ArrayData) -> DataSpec:
 
 
 # ----------------------------------------------------------------------------- output range, latents
-def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int
-                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """The run's fixed noise (and class labels, cycling, for conditional models)."""
-    rng = np.random.default_rng([seed, 424242])
+#: the random stream of a run's fixed noise (the training snapshots' latents)
+FIXED_NOISE_STREAM = 424242
+
+
+def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int,
+                  stream: int = FIXED_NOISE_STREAM) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """Latents z [n, latent_dim] drawn from (seed, stream), and class labels cycling 0..C-1
+    for conditional models; by default the run's fixed noise."""
+    rng = np.random.default_rng([seed, stream])
     z = rng.standard_normal((n, latent_dim)).astype(np.float32)
     labels = (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
     return z, labels
