@@ -37,8 +37,8 @@ class ModelEntry:
     trainer: the kind of trainer that trains it (`paddle_gan.train` registers one per kind;
         "gan": one G against one D).
     defaults: (settings the config file and the flags gave, the TrainConfig defaults) ->
-        this model's defaults; each fills a key neither the file nor a flag set (before the
-        loss's defaults).
+        this model's defaults; each fills a key neither the file nor a flag set, and wins over
+        the loss's default for that key.
     settings: the settings only this model reads; every other model refuses a value other than
         the TrainConfig default.
     check: raises UserError for a resolved config this model cannot train.
