@@ -1,8 +1,9 @@
 """Every training setting in one place, with its documented default.
 
-Precedence: dataclass defaults < per-loss defaults (LOSS_DEFAULTS, from the papers) < the YAML
-file (`--config`) < command-line flags. Unknown YAML keys and bad values are errors. A field left
-`None` is "filled in by `resolve`" from the loss / model tables.
+Precedence: dataclass defaults < per-loss defaults (LOSS_DEFAULTS, from the papers) < per-model
+defaults (each model's `ModelEntry.defaults`) < the YAML file (`--config`) < command-line flags.
+Unknown YAML keys and bad values are errors. A field left `None` is "filled in by `resolve`"
+from the loss / model tables.
 """
 from __future__ import annotations
 
@@ -345,52 +346,19 @@ def load_yaml(path: str) -> dict[str, Any]:
     return out
 
 
-def _cyclegan_defaults(given: dict[str, Any]) -> dict[str, Any]:
-    """The CycleGAN paper: LSGAN, D and G every step, instance norm, width 64, batch 1 on folder
-    data; without --data-dir the built-in MNIST style task (batch 64 keeps it fast on CPU)."""
-    dataset = given.get("dataset") or ("unpaired" if given.get("data_dir") else "mnist_style")
-    return dict(loss="lsgan", k=1, d_norm="instance", width=64, dataset=dataset,
-                **({"batch_size": 1} if dataset == "unpaired" else {}))
-
-
-#: Per-model defaults (CycleGAN): model -> fn(given values) -> {key: default}; applied
-#: by make_config to keys that neither the YAML file nor a flag set (before LOSS_DEFAULTS).
-MODEL_DEFAULTS: dict[str, Any] = {"cyclegan": _cyclegan_defaults}
-
-
-def _toy_defaults(given: dict[str, Any]) -> dict[str, Any]:
-    """2-D toy GANs: ReLU MLPs that judge one point (no norm in D), latent 2, batch
-    256, the ring, 25,000 generator iterations (max_steps = 25,000 k) with linearly decaying
-    learning rates, few host syncs; D every step for the BCE / least-squares losses (k 5 for the
-    Wasserstein critics); optimiser settings tuned on the benchmark (docs/toy2d.md)."""
-    from paddle_gan.losses import LOSSES
-
-    spec = LOSSES.get(given.get("loss", TrainConfig.loss))
-    clipped = spec is not None and spec.weight_clipping
-    penalised = spec is not None and spec.gradient_penalty
-    k = given.get("k") or (5 if clipped or penalised else 1)
-    out: dict[str, Any] = dict(dataset="ring", d_norm="none", activation="relu", latent_dim=2,
-                               batch_size=256, k=k, k_schedule="constant", max_steps=25_000 * k,
-                               epochs=100_000, lr_decay="linear", scalar_every=100,
-                               log_every=1000, save_every=20)
-    if penalised:  # lambda 0.1: the WGAN-GP authors' setting for their toy tasks
-        out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9, gp_lambda=0.1)
-    elif not clipped:  # the classifier losses (BCE, least squares, ...)
-        out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9)
-    return out
-
-
-MODEL_DEFAULTS["toy"] = _toy_defaults  # 2-D toy GANs
-
-
 def make_config(overrides: dict[str, Any], config_file: Optional[str] = None) -> TrainConfig:
-    """Defaults < YAML file < overrides (already typed, e.g. from argparse), then `resolve`."""
+    """Defaults < the loss's defaults < the model's defaults < YAML file < overrides (already
+    typed, e.g. from argparse); `resolve` fills in the loss's and validates."""
+    from paddle_gan.models import find_model
+
     values = load_yaml(config_file) if config_file else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
-    # Per-model defaults (CycleGAN): only for keys neither the file nor a flag set.
-    model_defaults = MODEL_DEFAULTS.get(values.get("model", TrainConfig.model))
-    for key, value in (model_defaults(values) if model_defaults else {}).items():
-        values.setdefault(key, value)
+    # the model's own defaults, only for keys neither the file nor a flag set (an unknown
+    # model has none: `validate` names it)
+    entry = find_model(values.get("model", TrainConfig.model))
+    if entry is not None and entry.defaults is not None:
+        for key, value in entry.defaults(dict(values), TrainConfig()).items():
+            values.setdefault(key, value)
     return resolve(TrainConfig(**values))
 
 
@@ -506,11 +474,6 @@ def validate(cfg: TrainConfig) -> None:
                             f"{cfg.threads}")
     if not 0.0 <= cfg.d_dropout < 1.0:
         raise UserError(f"d_dropout: must be in [0, 1), got {cfg.d_dropout}")
-    if cfg.d_dropout and cfg.model != "mlp":
-        raise UserError(f"d_dropout: only the MLP discriminator has it, got model {cfg.model}")
-    if cfg.g_input != "dense" and cfg.model != "seed":
-        raise UserError(f"g_input: only the seed model has it (its generator's input), "
-                        f"got {cfg.g_input} with model {cfg.model}")
     if cfg.d_head == "tanh":
         from paddle_gan.losses import LOSSES, probability_score
 
@@ -524,8 +487,6 @@ def validate(cfg: TrainConfig) -> None:
             raise UserError(f"{name}: must be in [0, 1), got {value}")
     if not 0.0 <= cfg.g_ema < 1.0:
         raise UserError(f"g_ema: must be in [0, 1) (0 = off), got {cfg.g_ema}")
-    if cfg.g_ema and cfg.model == "cyclegan":
-        raise UserError("g_ema: not available for cyclegan (its samples are translations)")
     if not 0.0 < cfg.label_smoothing <= 1.0:
         raise UserError(f"label_smoothing: must be in (0, 1], got {cfg.label_smoothing}")
     # model zoo
@@ -570,8 +531,27 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.histogram_every < 0:
         raise UserError(f"histogram_every: must be non-negative (0 = off), "
                         f"got {cfg.histogram_every}")
-    if cfg.loss == "wgangp" and cfg.d_norm == "batch":
-        pass  # allowed to mirror the tutorial exactly; the README explains why it is not default
+    _check_model_settings(cfg)
+
+
+def _check_model_settings(cfg: TrainConfig) -> None:
+    """UserError when `cfg` sets a setting that only other models read (to a value other than
+    its default), or when the model's own check refuses it."""
+    from paddle_gan.models import get_model, model_names
+
+    owners: dict[str, list[str]] = {}
+    for name in model_names():
+        for key in get_model(name).settings:
+            owners.setdefault(key, []).append(name)
+    defaults = config_fields()
+    for key, names in owners.items():
+        value = getattr(cfg, key)
+        if cfg.model not in names and value != defaults[key].default:
+            raise UserError(f"{key}: only the {' and '.join(names)} model reads it, got {value} "
+                            f"with model {cfg.model}")
+    entry = get_model(cfg.model)
+    if entry.check is not None:
+        entry.check(cfg)
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, Any]:
@@ -580,23 +560,21 @@ def to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in COMMAND_LINE_ONLY}
 
 
-def stored_before_added(data: dict[str, Any]) -> dict[str, Any]:
-    """Settings added after runs were already stored, with the value that a stored config
-    without them meant (such runs were trained that way); a new run gets the dataclass default.
-    The seed generator reshaped z before `g_input` existed; other models never read it, so
-    theirs is the default (which is the only value they accept)."""
-    return {"g_input": "reshape" if data.get("model", "seed") == "seed" else "dense"}
-
-
 def from_dict(data: dict[str, Any]) -> TrainConfig:
     """Rebuild a stored config; keys this version does not know are an error. A stored
-    COMMAND_LINE_ONLY key (older versions wrote trust_checkpoint) is dropped: its default holds."""
+    COMMAND_LINE_ONLY key (older versions wrote trust_checkpoint) is dropped: its default holds.
+    A setting the stored config lacks (added after the run was stored) takes the value it meant
+    for that model (`ModelEntry.stored_defaults`), else its default."""
     known = config_fields()
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise UserError(f"stored config has unknown keys: {', '.join(unknown)}")
+    from paddle_gan.models import find_model
+
     kept = {k: v for k, v in data.items() if k not in COMMAND_LINE_ONLY}
-    return TrainConfig(**{**stored_before_added(kept), **kept})
+    model = kept.get("model", TrainConfig.model)
+    entry = find_model(model) if isinstance(model, str) else None  # a damaged one: validate
+    return TrainConfig(**{**(entry.stored_defaults if entry else {}), **kept})
 
 
 def checked_stored(cfg: TrainConfig, source: str) -> TrainConfig:

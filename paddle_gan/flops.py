@@ -104,13 +104,6 @@ class FlopReport:
     def total(self) -> int:
         return self.forward + self.backward
 
-    def by_layer(self) -> dict[str, int]:
-        """Forward + backward FLOPs per layer name, summed over its calls."""
-        out: dict[str, int] = {}
-        for call in self.calls:
-            out[call.name] = out.get(call.name, 0) + call.forward + call.backward
-        return out
-
 
 class FlopCounter:
     """Context manager recording the counted layers' calls in `self.report`.

@@ -1,6 +1,5 @@
 """The generator's weight average (--g-ema): its update by hand, and where it is used."""
 import numpy as np
-import paddle
 import pytest
 
 from paddle_gan import checkpoint as ck

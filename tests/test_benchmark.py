@@ -6,6 +6,7 @@ import paddle.nn as nn
 import pytest
 
 from paddle_gan.flops import FlopCounter, forward_flops
+from paddle_gan.losses import LOSSES
 from inprocess_tools import run_tool_main
 
 
@@ -206,3 +207,40 @@ def test_reference_and_profile_flags_are_checked_before_any_work(monkeypatch, ca
     assert run_tool_main("benchmark", argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_torch_twin_of_every_loss_computes_the_paddle_loss(name):
+    """The twin is found by the loss's functions: a loss made of twinned functions computes
+    what the Paddle loss computes, one with new functions is a TypeError naming them (the loss
+    recipe needs no twin)."""
+    import numpy as np
+
+    torch = pytest.importorskip("torch")
+    from paddle_gan.perf.torch_reference import _torch_twins, torch_loss
+
+    spec = LOSSES[name]
+    missing = [f.__name__ for f in (spec.d_loss, spec.g_loss) if f not in _torch_twins()]
+    if missing:
+        with pytest.raises(TypeError, match=f"no twin of {', '.join(missing)}"):
+            torch_loss(spec)
+        return
+    twin = torch_loss(spec)
+    real, fake = np.array([1.5, -0.3, 0.2], np.float32), np.array([-1.0, 0.4, 2.5], np.float32)
+    ours_d = float(spec.d_loss(paddle.to_tensor(real), paddle.to_tensor(fake), 0.9))
+    ours_g = float(spec.g_loss(paddle.to_tensor(fake)))
+    assert float(twin.d_loss(torch.from_numpy(real), torch.from_numpy(fake), 0.9)) == \
+        pytest.approx(ours_d, rel=1e-5)
+    assert float(twin.g_loss(torch.from_numpy(fake))) == pytest.approx(ours_g, rel=1e-5)
+
+
+def test_torch_twin_of_a_loss_with_new_functions_is_a_type_error():
+    from dataclasses import replace
+
+    from paddle_gan.perf.torch_reference import torch_loss
+
+    def hinge_g_loss(fake_out):
+        return -fake_out.mean()
+
+    with pytest.raises(TypeError, match="no twin of hinge_g_loss"):
+        torch_loss(replace(LOSSES["wgan"], name="hinge", g_loss=hinge_g_loss))

@@ -1,6 +1,4 @@
 """tools/train.py as a user runs it: a tiny run, and one clear line for each bad input."""
-import os
-
 import pytest
 
 from conftest import run_tool

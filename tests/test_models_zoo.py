@@ -134,7 +134,7 @@ def test_mlp_discriminator_dropout_follows_d_dropout():
 def test_d_dropout_belongs_to_the_mlp_discriminator():
     from paddle_gan.errors import UserError
 
-    with pytest.raises(UserError, match="d_dropout: only the MLP discriminator"):
+    with pytest.raises(UserError, match="d_dropout: only the mlp model reads it"):
         _cfg(model="dcgan", d_dropout=0.3)
     with pytest.raises(UserError, match=r"d_dropout: must be in \[0, 1\)"):
         _cfg(model="mlp", d_dropout=1.0)

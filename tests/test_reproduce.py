@@ -3,8 +3,6 @@ import json
 import os
 import re
 
-import pytest
-
 from conftest import ROOT
 from paddle_gan.experiments import reproduce as rp
 

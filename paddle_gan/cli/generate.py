@@ -422,7 +422,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"generate.py: error: Paddle Inference failed: {first}", file=sys.stderr)
             return 1
     try:
-        kept = write_samples(info, samples, labels, args.out, args.npy, ncol)
+        write_samples(info, samples, labels, args.out, args.npy, ncol)
     except OSError as exc:  # e.g. disk full: the previous files stay (write_atomically)
         print(f"generate.py: error: cannot write {args.out}: {exc.strerror or exc}",
               file=sys.stderr)

@@ -62,14 +62,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from paddle_gan.runtime import setup_runtime
 
     setup_runtime("auto")
-    run = load_run(args.checkpoint)
-    if run.stored_kind == "cyclegan":  # rows a | G(a) | F(G(a)) | b | F(b) | G(F(b)) (test split)
-        from paddle_gan.viz.plots import sample_rows
+    from paddle_gan.viz import get_plotter
 
-        picture = sample_rows(args.checkpoint, count=args.n)
-    else:
-        draw = plots.interpolation_grid if args.interpolate else plots.sample_grid
-        picture = draw(run, args.n, args.seed)
+    run = load_run(args.checkpoint)
+    picture = get_plotter(run.stored_kind)(run, args.n, args.seed, args.interpolate)
     print(f"wrote {plots.save_picture(args.out, picture)} (step {run.step})")
     return 0
 

@@ -15,11 +15,15 @@ from paddle_gan.cli import OneLineParser, add_debug_flag, check_output_dir, thre
 from paddle_gan.errors import RunFailure, UserError
 
 
+#: the soak's workloads: model -> its data set and default width
+WORKLOADS = {"toy": dict(dataset="ring", width=64), "seed": dict(dataset="mnist5k", width=4)}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10_000, help="training steps (10000)")
     parser.add_argument("--out", required=True, metavar="DIR", help="a new run folder")
-    parser.add_argument("--model", default="toy", choices=("toy", "seed"),
+    parser.add_argument("--model", default="toy", choices=tuple(WORKLOADS),
                         help="toy (2-D ring, width 64) or seed (MNIST subset, 32x32)")
     parser.add_argument("--width", type=int, default=None, help="width (toy 64, seed 4)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (64)")
@@ -50,10 +54,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if ckpt_io.list_checkpoints(args.out):
         raise UserError(f"--out {args.out} already holds a run: choose a new folder")
-    toy = args.model == "toy"
+    workload = WORKLOADS[args.model]
     cfg = make_config({
-        "model": args.model, "dataset": "ring" if toy else "mnist5k",
-        "width": args.width or (64 if toy else 4), "batch_size": args.batch_size,
+        "model": args.model, "dataset": workload["dataset"],
+        "width": args.width or workload["width"], "batch_size": args.batch_size,
         "max_steps": args.steps, "epochs": 10**6, "output": args.out, "progress": False,
         "log_every": 1, "scalar_every": 1, "threads": args.threads,
         "sample_every": 1, "save_every": 1})

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 import paddle
 
+from paddle_gan.discovery import import_modules
 from paddle_gan.errors import UserError
 
 
@@ -60,22 +61,13 @@ DATASETS: dict[str, Callable[[Any, str], ArrayData]] = {}
 
 
 def register_dataset(name: str, loader: Callable[[Any, str], ArrayData]) -> None:
+    """Make `loader` the data set `name` (called by each data module at import)."""
     DATASETS[name] = loader
 
 
-def _import_all() -> None:
-    import importlib
-
-    for module in ("mnist", "cifar", "toy2d", "unpaired"):
-        try:
-            importlib.import_module(f"paddle_gan.data.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"paddle_gan.data.{module}":
-                raise
-
-
 def dataset_names() -> list[str]:
-    _import_all()
+    """The registered data sets' names, sorted."""
+    import_modules(__name__)
     return sorted(DATASETS)
 
 
@@ -84,7 +76,7 @@ def load_dataset(cfg: Any, split: str = "train") -> ArrayData:
     content hash of the arrays as loaded); UserError for an unknown name or an empty split."""
     from paddle_gan.data.provenance import content_sha256
 
-    _import_all()
+    import_modules(__name__)
     key = cfg.dataset.split(":", 1)[0] + (":" if ":" in cfg.dataset else "")
     loader = DATASETS.get(key) or DATASETS.get(cfg.dataset)
     if loader is None:

@@ -2,9 +2,9 @@
 
 The kind is the trainer's stored `kind` ("cyclegan", ...) or, for the standard GAN trainer,
 "images" or "points" by the rank of the run's samples. An evaluator is a function
-`(EvalContext) -> EvalResult`; a module adds one with `register_evaluator(kind, fn)` at import,
-and `_import_all` imports the modules that may exist (images here; points and cyclegan from
-their own issues), so `tools/eval.py` has no branch per kind.
+`(EvalContext) -> EvalResult`; a module of this package adds one with
+`register_evaluator(kind, fn)` at import, and every module of the package is imported before a
+look-up (`paddle_gan.discovery`), so `tools/eval.py` has no branch per kind.
 """
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import numpy as np
+
 from paddle_gan.config import to_dict
 from paddle_gan.data import ArrayData
 from paddle_gan.data.provenance import describe, provenance
+from paddle_gan.discovery import import_modules
 from paddle_gan.errors import UserError
 from paddle_gan.io.runs import LoadedRun, load_run, load_split
-
-#: Modules that register evaluators (optional ones may not exist yet).
-EVALUATOR_MODULES = ("images", "points", "cyclegan")
 
 
 @dataclass
@@ -86,15 +86,13 @@ def register_evaluator(kind: str, fn: Callable[[EvalContext], EvalResult]) -> No
     EVALUATORS[kind] = fn
 
 
-def _import_all() -> None:
-    import importlib
-
-    for module in EVALUATOR_MODULES:
-        try:
-            importlib.import_module(f"paddle_gan.evaluation.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"paddle_gan.evaluation.{module}":
-                raise
+def fixed_subset(items: np.ndarray, n: int, seed: int, stream: int) -> np.ndarray:
+    """`n` of `items` in their order, chosen from the random stream (seed, stream); all of them
+    when there are not more."""
+    if n >= len(items):
+        return items
+    rng = np.random.default_rng([seed, stream])
+    return items[np.sort(rng.choice(len(items), n, replace=False))]
 
 
 def run_kind(run: LoadedRun, sample_rank: Callable[[], int]) -> str:
@@ -106,7 +104,7 @@ def run_kind(run: LoadedRun, sample_rank: Callable[[], int]) -> str:
 
 
 def get_evaluator(kind: str) -> Callable[[EvalContext], EvalResult]:
-    _import_all()
+    import_modules(__name__)
     if kind not in EVALUATORS:
         known = ", ".join(sorted(EVALUATORS)) or "none"
         raise UserError(f"no evaluator for {kind} runs yet (evaluators exist for: {known})")

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.linalg import LinAlgWarning
 
 from paddle_gan.errors import UserError
-from paddle_gan.evaluation import EvalContext, EvalResult, register_evaluator
+from paddle_gan.evaluation import EvalContext, EvalResult, fixed_subset, register_evaluator
 from paddle_gan.evaluation.features import FeatureExtractor, choose_extractor
 from paddle_gan.evaluation.memorisation import RealScoreProbe
 from paddle_gan.io.runs import eval_latents, generate, latent_dim_of, sample_run
@@ -33,12 +33,16 @@ METRIC_KEYS = ("fid", "kid", "kid_std", "inception_score", "inception_score_std"
                "recall", "classes_covered", "class_kl")
 
 
+#: random streams of the subsets: the equal-size features of precision / recall, real images
+EQUAL_SIZE_STREAM = 31337
+REAL_SUBSET_STREAM = 4242
+
+
 def _equal_size(a: np.ndarray, b: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Subsample the larger of two feature sets (fixed seed) to the size of the smaller."""
     n = min(len(a), len(b))
-    rng = np.random.default_rng([seed, 31337])
-    pick = lambda x: x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))]  # noqa: E731
-    return pick(a), pick(b)
+    return (fixed_subset(a, n, seed, EQUAL_SIZE_STREAM),
+            fixed_subset(b, n, seed, EQUAL_SIZE_STREAM))
 
 
 def image_metrics(real_feats: np.ndarray, fake_feats: np.ndarray,
@@ -90,14 +94,6 @@ def extractor_for(ctx: EvalContext) -> FeatureExtractor:
                             ctx.options.batch_size, ctx.options.trust_checkpoint)
 
 
-def real_subset(data: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """`n` of the images, chosen with a fixed seed (all of them when there are not more)."""
-    if n >= len(data):
-        return data
-    rng = np.random.default_rng([seed, 4242])
-    return data[np.sort(rng.choice(len(data), n, replace=False))]
-
-
 def evaluate_images(ctx: EvalContext) -> EvalResult:
     """Score the run's generator (or, with options.real, real training images) against the
     held-out images."""
@@ -107,7 +103,8 @@ def evaluate_images(ctx: EvalContext) -> EvalResult:
     extractor = extractor_for(ctx)  # fails fast on a bad --inception-weights
     reference = ctx.held_out
     if opts.real:
-        samples = real_subset(ctx.train_data.samples, opts.num_samples, opts.seed)
+        samples = fixed_subset(ctx.train_data.samples, opts.num_samples, opts.seed,
+                               REAL_SUBSET_STREAM)
         source = f"real training images ({len(samples)} of {len(ctx.train_data)})"
     else:
         tick = time.perf_counter()
@@ -158,7 +155,8 @@ def image_training_metrics(cfg: Any, trainer: Any) -> TrainingMetrics:
 
     held_out = prepare_data(cfg, "test")
     extractor = choose_extractor(held_out.name, held_out.samples.shape[1])
-    real_feats, _ = extractor.extract(real_subset(held_out.samples, EVAL_REAL, cfg.seed))
+    real_feats, _ = extractor.extract(fixed_subset(held_out.samples, EVAL_REAL, cfg.seed,
+                                                        REAL_SUBSET_STREAM))
     num_classes = held_out.num_classes if cfg.conditional else 0
     z, labels = eval_latents(cfg.seed, EVAL_SAMPLES, latent_dim_of(trainer.G, cfg), num_classes)
     real_scores = RealScoreProbe(trainer.data, held_out, EVAL_REAL, cfg.seed,

@@ -25,7 +25,7 @@ import numpy as np
 
 from paddle_gan.data.toy2d import ImageClassTarget, Mixture, dataset_target, target_density
 from paddle_gan.errors import UserError
-from paddle_gan.evaluation import EvalContext, EvalResult, register_evaluator
+from paddle_gan.evaluation import EvalContext, EvalResult, fixed_subset, register_evaluator
 from paddle_gan.io.runs import (build_generator, eval_latents, generate,
                                            latent_dim_of, load_run)
 from paddle_gan.evaluation.training import TrainingMetrics, register_training_evaluator
@@ -87,12 +87,13 @@ def point_metrics(samples: np.ndarray, target: Any, real: np.ndarray,
     return out
 
 
+#: the random stream of the real points a run is scored against
+REAL_POINTS_STREAM = 6_060_606
+
+
 def real_points(points: np.ndarray, n: int, seed: int) -> np.ndarray:
     """`n` of the real points (all when there are not more), chosen with a fixed seed."""
-    if n >= len(points):
-        return points
-    rng = np.random.default_rng([seed, 6_060_606])
-    return points[np.sort(rng.choice(len(points), n, replace=False))]
+    return fixed_subset(points, n, seed, REAL_POINTS_STREAM)
 
 
 def evaluate_toy_run(checkpoint: str, num_samples: int = PROTOCOL_SAMPLES, seed: int = 0

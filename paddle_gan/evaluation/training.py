@@ -97,9 +97,9 @@ def training_kind(trainer: Any) -> str:
 
 def make_training_evaluator(cfg: Any, trainer: Any) -> TrainingEvaluator:
     """The evaluator for this trainer's kind of data; UserError when there is none."""
-    from paddle_gan.evaluation import _import_all
+    from paddle_gan.discovery import import_modules
 
-    _import_all()
+    import_modules("paddle_gan.evaluation")
     kind = training_kind(trainer)
     if kind not in TRAINING_EVALUATORS:
         raise UserError(f"eval_every: no evaluation during training for {kind} runs yet")

@@ -18,8 +18,10 @@ import numpy as np
 from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.config import TrainConfig, make_config
 from paddle_gan.errors import UserError
+from paddle_gan.losses import LOSSES
 
-ALL_LOSSES = ("gan", "minimax", "lsgan", "wgan", "wgangp")
+#: every loss of the table, in its order
+ALL_LOSSES = tuple(LOSSES)
 EVAL_FILE = "eval.json"
 #: Table columns: (JSON key, header, number format of mean and std).
 COLUMNS = (("fid", "FID ↓", ".1f"), ("kid", "KID ↓", ".1f"), ("inception_score", "IS ↑", ".2f"),

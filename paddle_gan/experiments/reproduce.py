@@ -30,8 +30,8 @@ import numpy as np
 
 from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
-from paddle_gan.experiments.compare import (COLUMNS, evaluate_run, final_step, mean_std,
-                                            steps_for_updates, train_run)
+from paddle_gan.experiments.compare import (ALL_LOSSES, COLUMNS, evaluate_run, final_step,
+                                            mean_std, steps_for_updates, train_run)
 from paddle_gan.jsonl import read_records
 from paddle_gan.monitor import TRAIN_LOG
 from paddle_gan.stamp import code_commit, describe_machine, machine
@@ -65,9 +65,9 @@ class Entry:
 
 
 SEED_MODEL = dict(model="seed", dataset="mnist5k", width=32, batch_size=64)
-#: The losses of the seed model, each with its defaults (the README's loss comparison).
-LOSS_ENTRIES = tuple(Entry(loss, overrides=dict(SEED_MODEL, loss=loss))
-                     for loss in ("gan", "minimax", "lsgan", "wgan", "wgangp"))
+#: Every loss of the table with the seed model, each with its defaults (the README's loss
+#: comparison).
+LOSS_ENTRIES = tuple(Entry(loss, overrides=dict(SEED_MODEL, loss=loss)) for loss in ALL_LOSSES)
 #: The README's first command.
 QUICKSTART_ENTRIES = (
     Entry("quickstart", "quickstart.yaml", dict(dataset="mnist5k"), g_updates=0),

@@ -22,6 +22,7 @@ import numpy as np
 
 from paddle_gan.config import CONFIG_DIR
 from paddle_gan.errors import UserError
+from paddle_gan.losses import LOSSES
 
 TARGETS = ("ring", "grid")
 RESULT_FILE = "benchmark_result.json"
@@ -65,7 +66,7 @@ class BenchmarkSpec:
     """What to run: targets x losses x seeds, `iterations` generator iterations each."""
 
     targets: Sequence[str] = TARGETS
-    losses: Sequence[str] = ("gan", "minimax", "lsgan", "wgan", "wgangp")
+    losses: Sequence[str] = tuple(LOSSES)  # every loss of the table
     seeds: Sequence[int] = (0, 1, 2, 3, 4)
     iterations: int = 5_000
     output: str = os.path.join("work", "runs", "benchmark_toy")

@@ -92,7 +92,8 @@ def read_info(name: str) -> tuple[str, dict[str, Any]]:
         with open(description, encoding="utf-8") as handle:
             info = json.load(handle)
         int(info["latent_dim"]), int(info["num_classes"]), list(info["output_range"])
-        expected, module = str(info["weights_sha256"]), str(info["module"])
+        expected = str(info["weights_sha256"])
+        str(info["module"])
         tuple(int(s) for s in info["sample_shape"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{description}: unreadable description ({exc})") from None

@@ -129,17 +129,18 @@ def build_generator(run: LoadedRun, data: ArrayData):
     return generator
 
 
+#: the random stream of evaluation latents, apart from the run's fixed noise, so that evaluation
+#: samples are not the images the run showed while training
+EVAL_LATENT_STREAM = 7_770_777
+
+
 def eval_latents(seed: int, n: int, latent_dim: int, num_classes: int
                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """Latents z [n, latent_dim] from `seed` (and class labels cycling 0..C-1 when conditional).
+    """`fixed_latents` of the evaluation stream: z [n, latent_dim] from `seed` (and class labels
+    cycling 0..C-1 when conditional)."""
+    from paddle_gan.models import fixed_latents
 
-    A stream separate from the training snapshots' fixed noise, so evaluation samples are not
-    the images the run showed while training.
-    """
-    rng = np.random.default_rng([seed, 7_770_777])
-    z = rng.standard_normal((n, latent_dim)).astype(np.float32)
-    labels = (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
-    return z, labels
+    return fixed_latents(seed, n, latent_dim, num_classes, stream=EVAL_LATENT_STREAM)
 
 
 def generate(generator, z: np.ndarray, labels: Optional[np.ndarray], num_classes: int,

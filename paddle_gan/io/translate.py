@@ -10,7 +10,7 @@ from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.atomic import atomic_write
 from paddle_gan.config import TrainConfig, from_dict
 from paddle_gan.errors import UserError
-from paddle_gan.models import DataSpec
+from paddle_gan.models import DataSpec, find_model
 from paddle_gan.models.cyclegan import DIRECTIONS, GeneratorPair, build
 
 
@@ -27,7 +27,8 @@ def load_generators(target: str, warn: Callable[[str], None] = print
     if not isinstance(stored, dict):
         raise UserError(f"{checkpoint.path} has no stored config")
     cfg = from_dict(stored)
-    if cfg.model != "cyclegan":
+    entry = find_model(cfg.model)
+    if entry is None or entry.build is not build:  # another model's networks
         raise UserError(f"{checkpoint.path} is a {cfg.model!r} run, not a cyclegan one")
     try:
         generators, _ = build(cfg, DataSpec(domain_shape(cfg)))

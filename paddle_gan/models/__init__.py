@@ -7,13 +7,14 @@ model adds no branch to the trainer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import paddle.nn as nn
 
 from paddle_gan.data import ArrayData, load_dataset, resize_images
+from paddle_gan.discovery import import_modules
 from paddle_gan.errors import UserError
 
 
@@ -27,12 +28,33 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """How to build a model pair and which image size it needs for a data set."""
+    """Everything the package knows about one model, kept in the model's own file.
+
+    build: (cfg, data spec) -> (generator, discriminator).
+    image_size: native image size -> the size the model needs (None: any size).
+    conditional: whether the model supports a one-hot condition.
+    summary: one line for the docs and listings.
+    trainer: the kind of trainer that trains it (`paddle_gan.train` registers one per kind;
+        "gan": one G against one D).
+    defaults: (settings the config file and the flags gave, the TrainConfig defaults) ->
+        this model's defaults; each fills a key neither the file nor a flag set, and wins over
+        the loss's default for that key.
+    settings: the settings only this model reads; every other model refuses a value other than
+        the TrainConfig default.
+    check: raises UserError for a resolved config this model cannot train.
+    stored_defaults: what a stored config of this model that lacks a setting meant (settings
+        added after such runs were stored; absent: the TrainConfig default).
+    """
 
     build: Callable[[Any, DataSpec], tuple[nn.Layer, nn.Layer]]
-    image_size: Optional[Callable[[int], int]] = None  # native size -> size the model needs
-    conditional: bool = False  # supports a one-hot condition
+    image_size: Optional[Callable[[int], int]] = None
+    conditional: bool = False
     summary: str = ""
+    trainer: str = "gan"
+    defaults: Optional[Callable[[Mapping[str, Any], Any], dict[str, Any]]] = None
+    settings: tuple[str, ...] = ()
+    check: Optional[Callable[[Any], None]] = None
+    stored_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 MODELS: dict[str, ModelEntry] = {}
@@ -43,16 +65,23 @@ def register(name: str, entry: ModelEntry) -> None:
     MODELS[name] = entry
 
 
+def find_model(name: str) -> Optional[ModelEntry]:
+    """The registered model `name`, or None."""
+    import_modules(__name__)
+    return MODELS.get(name)
+
+
 def get_model(name: str) -> ModelEntry:
     """Look a model up by name; ValueError lists the valid names."""
-    _import_all()
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+    entry = find_model(name)
+    if entry is None:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
+    return entry
 
 
 def model_names() -> list[str]:
-    _import_all()
+    """The registered models' names, sorted."""
+    import_modules(__name__)
     return sorted(MODELS)
 
 
@@ -64,17 +93,8 @@ def build_models(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
     return entry.build(cfg, spec)
 
 
-def _import_all() -> None:
-    """Import every module of this package: each registers its models (no hand-kept list)."""
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
-
-
 # ----------------------------------------------------------------------------- data for a model
-def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
+def prepare_data(cfg: Any, split: str = "train") -> ArrayData:
     """Load the data set and resize images to the size the model needs (or cfg.image_size);
     UserError when --conditional meets a set without labels or with labels out of range."""
     data = load_dataset(cfg, split)
@@ -93,15 +113,21 @@ def prepare_data(cfg: TrainConfig, split: str = "train") -> ArrayData:
     return data
 
 
-def data_spec(cfg: TrainConfig, data: ArrayData) -> DataSpec:
+def data_spec(cfg: Any, data: ArrayData) -> DataSpec:
+    """The DataSpec of `data` as `cfg` trains on it (classes only when conditional)."""
     return DataSpec(tuple(data.samples.shape[1:]), data.num_classes if cfg.conditional else 0)
 
 
 # ----------------------------------------------------------------------------- output range, latents
-def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int
-                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """The run's fixed noise (and class labels, cycling, for conditional models)."""
-    rng = np.random.default_rng([seed, 424242])
+#: the random stream of a run's fixed noise (the training snapshots' latents)
+FIXED_NOISE_STREAM = 424242
+
+
+def fixed_latents(seed: int, n: int, latent_dim: int, num_classes: int,
+                  stream: int = FIXED_NOISE_STREAM) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """Latents z [n, latent_dim] drawn from (seed, stream), and class labels cycling 0..C-1
+    for conditional models; by default the run's fixed noise."""
+    rng = np.random.default_rng([seed, stream])
     z = rng.standard_normal((n, latent_dim)).astype(np.float32)
     labels = (np.arange(n) % num_classes).astype(np.int64) if num_classes else None
     return z, labels

@@ -4,19 +4,20 @@ The registry's `build` returns a (generators, discriminators) pair like every mo
 a small container: :class:`GeneratorPair` holds G: A->B (`ab`) and F: B->A (`ba`),
 :class:`DiscriminatorPair` holds D_A (`a`, judges domain A) and D_B (`b`). One optimizer per
 container updates both of its networks, as in the paper's code. Training is
-:class:`paddle_gan.train.cyclegan.CycleGanTrainer` (registered as this model's trainer).
+:class:`paddle_gan.train.cyclegan.CycleGanTrainer` (its entry names the trainer kind "cyclegan").
 
 Images are in [-1, 1] (tanh); `GeneratorPair.translate` takes and returns [0, 1] numpy images.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import paddle
 import paddle.nn as nn
 
 from paddle_gan.blocks import Conv2D, ConvBN, ResidualBlock, UpConvBN
+from paddle_gan.errors import UserError
 from paddle_gan.models import DataSpec, ModelEntry, register
 
 DIRECTIONS = ("AtoB", "BtoA")
@@ -184,7 +185,22 @@ def build(cfg: Any, spec: DataSpec) -> tuple[GeneratorPair, DiscriminatorPair]:
     return generators, discriminators
 
 
+def defaults(given: Mapping[str, Any], base: Any) -> dict[str, Any]:
+    """The CycleGAN paper: LSGAN, D and G every step, instance norm, width 64, batch 1 on folder
+    data; without --data-dir the built-in MNIST style task (batch 64 keeps it fast on CPU).
+    `base` (the TrainConfig defaults) is not needed."""
+    dataset = given.get("dataset") or ("unpaired" if given.get("data_dir") else "mnist_style")
+    return dict(loss="lsgan", k=1, d_norm="instance", width=64, dataset=dataset,
+                **({"batch_size": 1} if dataset == "unpaired" else {}))
+
+
+def check(cfg: Any) -> None:
+    """UserError for settings CycleGAN cannot honour: an averaged generator (g_ema)."""
+    if cfg.g_ema:
+        raise UserError("g_ema: not available for cyclegan (its samples are translations)")
+
+
 register("cyclegan", ModelEntry(
-    build, image_size=None,
+    build, image_size=None, trainer="cyclegan", defaults=defaults, check=check,
     summary="CycleGAN: two ResNet generators + two PatchGANs, cycle/identity losses; unpaired "
             "folders (--data-dir) or the built-in MNIST style task"))

@@ -88,5 +88,6 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
 
 
 register("mlp", ModelEntry(build, image_size=lambda native: MLP_IMAGE_SIZE, conditional=True,
+                           settings=("d_dropout",),  # the dropout of its discriminator
                            summary="fully connected G 100-128-256-512-784 (tanh) and "
                                    "D 784-512-256-1, 28x28"))

@@ -119,4 +119,7 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
 
 
 register("seed", ModelEntry(build, image_size=lambda native: SEED_IMAGE_SIZE, conditional=True,
+                            settings=("g_input",),  # how its generator turns z into a map
+                            # runs stored before g_input existed reshaped z (the tutorial's)
+                            stored_defaults={"g_input": "reshape"},
                             summary="the tutorial's PixelShuffle G + stride-2 D, 32x32"))

@@ -204,6 +204,72 @@ FORWARDS: dict[str, Callable[..., Any]] = {
 }
 
 
+# ----------------------------------------------------------------------------- the losses
+def _bce_d(real_out: Any, fake_out: Any, real_label: float = 1.0) -> Any:
+    import torch.nn.functional as F
+
+    return (F.binary_cross_entropy_with_logits(real_out, real_out.new_full(real_out.shape,
+                                                                           real_label))
+            + F.binary_cross_entropy_with_logits(fake_out, fake_out.new_zeros(fake_out.shape)))
+
+
+def _nonsaturating_g(fake_out: Any) -> Any:
+    import torch.nn.functional as F
+
+    return F.binary_cross_entropy_with_logits(fake_out, fake_out.new_ones(fake_out.shape))
+
+
+def _minimax_g(fake_out: Any) -> Any:
+    import torch.nn.functional as F
+
+    return -F.softplus(fake_out).mean()
+
+
+def _lsgan_d(real_out: Any, fake_out: Any, real_label: float = 1.0) -> Any:
+    return ((real_out - real_label) ** 2).mean() + (fake_out ** 2).mean()
+
+
+def _lsgan_g(fake_out: Any) -> Any:
+    return ((fake_out - 1.0) ** 2).mean()
+
+
+def _wasserstein_d(real_out: Any, fake_out: Any, real_label: float = 1.0) -> Any:
+    return fake_out.mean() - real_out.mean()
+
+
+def _wasserstein_g(fake_out: Any) -> Any:
+    return -fake_out.mean()
+
+
+def _torch_twins() -> dict[Callable, Callable]:
+    """The suite's loss functions -> their PyTorch twins (keyed by function, so that every
+    LOSSES entry made of these functions has a twin, whatever its name)."""
+    from paddle_gan import losses
+
+    return {losses.bce_d_loss: _bce_d, losses.nonsaturating_g_loss: _nonsaturating_g,
+            losses.minimax_g_loss: _minimax_g, losses.lsgan_d_loss: _lsgan_d,
+            losses.lsgan_g_loss: _lsgan_g, losses.wasserstein_d_loss: _wasserstein_d,
+            losses.wasserstein_g_loss: _wasserstein_g}
+
+
+@dataclass(frozen=True)
+class TorchLoss:
+    """The PyTorch twins of one LossSpec's two functions."""
+
+    d_loss: Callable[..., Any]
+    g_loss: Callable[[Any], Any]
+
+
+def torch_loss(spec: Any) -> TorchLoss:
+    """The twin of `spec` (a LossSpec); TypeError for a loss whose functions have no twin."""
+    twins = _torch_twins()
+    missing = [f.__name__ for f in (spec.d_loss, spec.g_loss) if f not in twins]
+    if missing:
+        raise TypeError(f"the PyTorch reference has no twin of {', '.join(missing)} (loss "
+                        f"{spec.name}): add one to torch_reference._torch_twins")
+    return TorchLoss(twins[spec.d_loss], twins[spec.g_loss])
+
+
 # ----------------------------------------------------------------------------- the step
 @dataclass
 class TorchStep:
@@ -217,7 +283,7 @@ class TorchStep:
     D: Any
     opt_g: Any
     opt_d: Any
-    loss: str
+    loss: TorchLoss
     settings: Any
     k: int
     real: Any
@@ -242,26 +308,10 @@ class TorchStep:
         return torch.tanh(out) if self.settings.tanh_head else out
 
     def _d_loss(self, real_out: Any, fake_out: Any) -> Any:
-        import torch.nn.functional as F
-
-        label = self.settings.label_smoothing
-        if self.loss in ("gan", "minimax"):
-            return (F.binary_cross_entropy_with_logits(real_out, real_out.new_full(real_out.shape, label))
-                    + F.binary_cross_entropy_with_logits(fake_out, fake_out.new_zeros(fake_out.shape)))
-        if self.loss == "lsgan":
-            return ((real_out - label) ** 2).mean() + (fake_out ** 2).mean()
-        return fake_out.mean() - real_out.mean()
+        return self.loss.d_loss(real_out, fake_out, self.settings.label_smoothing)
 
     def _g_loss(self, fake_out: Any) -> Any:
-        import torch.nn.functional as F
-
-        if self.loss == "gan":
-            return F.binary_cross_entropy_with_logits(fake_out, fake_out.new_ones(fake_out.shape))
-        if self.loss == "minimax":
-            return -F.softplus(fake_out).mean()
-        if self.loss == "lsgan":
-            return ((fake_out - 1.0) ** 2).mean()
-        return -fake_out.mean()
+        return self.loss.g_loss(fake_out)
 
     def _gradient_penalty(self, real: Any, fake: Any) -> Any:
         import torch
@@ -329,13 +379,15 @@ def _optimizer(cfg: Any, params: Any, lr: float) -> Any:
 def torch_step(trainer: Any, batch: Any) -> TorchStep:
     """The PyTorch twin of `trainer`'s iteration on `batch` (a `steps.Batch`).
 
-    TypeError for a trainer this reference cannot mirror (CycleGAN, the 2-D toy MLPs).
+    TypeError for a trainer this reference cannot mirror (CycleGAN, the 2-D toy MLPs, a loss
+    without a twin).
     """
     import torch
 
     cfg, loss = trainer.cfg, trainer.loss
     if type(trainer.objective).__name__ != "PairObjective":
         raise TypeError("the PyTorch reference mirrors one G against one D only")
+    losses = torch_loss(loss)
     torch.set_num_threads(max(1, int(cfg.threads or 1)))
     G, D = twin(trainer.G), twin(trainer.D)
     average = None
@@ -347,7 +399,7 @@ def torch_step(trainer: Any, batch: Any) -> TorchStep:
     real = torch.from_numpy(batch.real.numpy())
     cond = None if batch.cond is None else torch.from_numpy(batch.cond.numpy())
     return TorchStep(G, D, _optimizer(cfg, G.parameters(), cfg.lr_g),
-                     _optimizer(cfg, D.parameters(), cfg.lr_d), loss.name, trainer.settings,
+                     _optimizer(cfg, D.parameters(), cfg.lr_d), losses, trainer.settings,
                      cfg.k, real, cond, average,
                      clip=trainer.settings.weight_clip if loss.weight_clipping else None,
                      penalty=loss.gradient_penalty)

@@ -35,6 +35,7 @@ from paddle_gan.distributed import ParallelContext
 from paddle_gan.losses import LossSpec
 from paddle_gan.models.cyclegan import DiscriminatorPair, GeneratorPair
 from paddle_gan.monitor import RunMonitor
+from paddle_gan.train import register_trainer
 from paddle_gan.train.gan import GanTrainer, detached
 from paddle_gan.train.image_pool import ImagePool
 from paddle_gan.train.optim import make_optimizer, step_seed
@@ -289,3 +290,6 @@ class CycleGanTrainer(GanTrainer):
         """G(a) for the first n fixed A images, in [0, 1] (the generic trainer's sample hook;
         use `cyclegan_rows` for the full picture)."""
         return self.G.translate(self.fixed_images[0][:n], "AtoB")
+
+
+register_trainer(CycleGanTrainer)

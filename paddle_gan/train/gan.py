@@ -27,6 +27,7 @@ from paddle_gan.errors import Interrupted, RunFailure
 from paddle_gan.evaluation.training import maybe_training_evaluator
 from paddle_gan.losses import LossSpec
 from paddle_gan.monitor import RunMonitor
+from paddle_gan.train import register_trainer
 from paddle_gan.train.average import GeneratorAverage
 from paddle_gan.train.estimate import CostClock
 from paddle_gan.train.histograms import maybe_histogram_writer
@@ -438,3 +439,6 @@ class GanTrainer:
         path = self.save()
         self._snapshot(self, "final")
         self.monitor.line(f"done at step {pos.step}: checkpoint {path}")
+
+
+register_trainer(GanTrainer)

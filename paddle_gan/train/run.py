@@ -19,9 +19,10 @@ from paddle_gan.data.provenance import provenance
 from paddle_gan.errors import UserError
 from paddle_gan.io.runs import CONFIG_FILE
 from paddle_gan.losses import get_loss
-from paddle_gan.models import build_models, data_spec, prepare_data
+from paddle_gan.models import build_models, data_spec, get_model, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
 from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
+from paddle_gan.train import get_trainer
 from paddle_gan.train.memory import check_memory
 from paddle_gan.train.run_folder import RunLock, check_layout
 from paddle_gan.train.sessions import record_session
@@ -31,12 +32,8 @@ DATA_FILE = "data.json"
 
 
 def trainer_class(model: str) -> type:
-    """The trainer for a model: CycleGAN has its own (two generators, two critics); every other
-    model trains with the standard GanTrainer."""
-    from paddle_gan.train.cyclegan import CycleGanTrainer
-    from paddle_gan.train.gan import GanTrainer
-
-    return CycleGanTrainer if model == "cyclegan" else GanTrainer
+    """The trainer class of the kind the model's entry names (`ModelEntry.trainer`)."""
+    return get_trainer(get_model(model).trainer)
 
 
 def build_trainer(cfg: TrainConfig, data: ArrayData, run_dir: str, device: Optional[str] = None,

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional
-
-import numpy as np
-import paddle
+from typing import Any, Callable
 
 from paddle_gan.checkpoint import SAMPLES_DIR
 from paddle_gan.viz import make_grid, save_png

@@ -1,12 +1,37 @@
-"""Pictures: sample grids as arrays and PNG files."""
+"""Pictures: sample grids as arrays and PNG files, and the registry of plotters.
+
+A plotter draws what `tools/plot_samples.py` shows for one kind of run (the trainer's kind, as
+its checkpoints store it): `(run, n, seed, interpolate) -> uint8 [H, W, 3] picture`. A module
+of this package registers one with `register_plotter(kind, fn)` at import; every module is
+imported before a look-up (`paddle_gan.discovery`), so the tool has no branch per kind.
+"""
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from paddle_gan.atomic import atomic_write
+from paddle_gan.discovery import import_modules
+from paddle_gan.errors import UserError
+
+#: run kind -> plotter(run, n, seed, interpolate) -> picture
+PLOTTERS: dict[str, Callable[[Any, int, int, bool], np.ndarray]] = {}
+
+
+def register_plotter(kind: str, fn: Callable[[Any, int, int, bool], np.ndarray]) -> None:
+    """Make `fn` the plotter of runs of `kind`."""
+    PLOTTERS[kind] = fn
+
+
+def get_plotter(kind: str) -> Callable[[Any, int, int, bool], np.ndarray]:
+    """The plotter of runs of `kind`; UserError when there is none."""
+    import_modules(__name__)
+    if kind not in PLOTTERS:
+        raise UserError(f"no plotter for {kind} runs (plotters exist for: "
+                        f"{', '.join(sorted(PLOTTERS))})")
+    return PLOTTERS[kind]
 
 
 def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2,

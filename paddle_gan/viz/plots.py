@@ -22,7 +22,7 @@ from paddle_gan.io.runs import (LoadedRun, build_generator, eval_latents, genera
 from paddle_gan.monitor import VISUALDL_DIR
 from paddle_gan.checkpoint import SAMPLES_DIR, folder_entries
 from paddle_gan.atomic import atomic_write
-from paddle_gan.viz import make_grid, save_figure, save_png
+from paddle_gan.viz import make_grid, register_plotter, save_figure, save_png
 
 #: Most frames shown in a progress montage (the GIF shows all).
 MONTAGE_FRAMES = 16
@@ -102,6 +102,14 @@ def interpolation_grid(run: LoadedRun, n: int = 8, seed: int = 0) -> np.ndarray:
     labels = (np.repeat(np.arange(n), n) % num_classes).astype(np.int64) if num_classes else None
     samples = generate(generator, z, labels, num_classes)
     return make_grid(np.clip(samples, 0.0, 1.0), nrow=n)
+
+
+def gan_picture(run: LoadedRun, n: int, seed: int, interpolate: bool) -> np.ndarray:
+    """plot_samples' picture of a GAN run: `interpolation_grid` or `sample_grid`."""
+    return (interpolation_grid if interpolate else sample_grid)(run, n, seed)
+
+
+register_plotter("gan", gan_picture)
 
 
 # --------------------------------------------------------------------------- VisualDL curves
@@ -275,16 +283,3 @@ def save_picture(path: str, picture: np.ndarray) -> str:
     """Write a uint8 [H, W, 3] picture as PNG; returns the path."""
     save_png(path, picture)
     return path
-
-
-def sample_rows(target: str, count: int = 8, split: str = "test",
-                warn: Callable[[str], None] = print) -> np.ndarray:
-    """The rows picture (a | G(a) | F(G(a)) | b | F(b) | G(F(b))) of a CycleGAN run for the first
-    `count` images of each domain of its data set's `split` (tools/plot_samples.py's hook)."""
-    from paddle_gan.io.translate import load_generators
-    from paddle_gan.models import prepare_data
-    from paddle_gan.viz import cyclegan_rows
-
-    cfg, generators = load_generators(target, warn=warn)
-    data = prepare_data(cfg, split)
-    return cyclegan_rows(generators, (data.samples[:count], data.samples_b[:count]))
