@@ -12,7 +12,7 @@ import os
 import re
 import struct
 import tempfile
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
