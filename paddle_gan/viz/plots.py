@@ -37,6 +37,24 @@ def _pyplot():
     return plt
 
 
+#: the y axis of every FID-against-progress plot
+FID_AXIS_LABEL = "FID, 1,000 samples (shipped classifier)"
+
+
+def finish_fid_plot(fig, ax, xlabel: str, title: str, path: str, legend_size: int = 8) -> None:
+    """Finish an FID-against-progress plot (log y axis, labels, grid, legend) and write it to
+    `path` atomically, then close the figure."""
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(FID_AXIS_LABEL)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    save_figure(fig, path)
+    _pyplot().close(fig)
+
+
 def _generator_and_data(run: LoadedRun):
     if run.stored_kind != "gan":
         raise UserError(f"{run.checkpoint.path} is a {run.stored_kind} run: the sample grid and "
