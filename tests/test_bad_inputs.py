@@ -35,7 +35,7 @@ from paddle_gan.train.run import run_training
 
 TINY = ["--dataset", "mnist5k", "--width", "4", "--batch-size", "8"]
 #: TINY plus the settings of the `world` run that a resume must repeat (tests/conftest.tiny_config)
-RESUME = [*TINY, "--seed", "3", "--k", "2"]
+RESUME = [*TINY, "--seed", "3", "--k", "2", "--label-smoothing", "1.0", "--g-ema", "0", "--lr-decay", "none"]
 #: TINY for one step: a row whose check were missing would train for a moment, not for hours
 ONE = [*TINY, "--max-steps", "1", "--no-progress"]
 CYCLE = ["--model", "cyclegan", "--width", "4", "--n-blocks", "1", "--batch-size", "8",
@@ -270,6 +270,14 @@ ROWS = [
     Row("cifar batch larger than the limit", "train",
         ["--dataset", "cifar10", "--data-dir", "{bad}/cifar_huge", "--output", "{out}"],
         "data_batch_1 is 209,715,200 bytes, more than the 128 MiB"),
+    Row("cifar batch whose pickle asks for an array of 2**62 bytes", "train",
+        ["--dataset", "cifar10", "--data-dir", "{bad}/cifar_greedy_array", "--output", "{out}"],
+        "data_batch_1 is not a CIFAR-10 batch: its pickle asks for an array of "
+        "4,611,686,018,427,387,904 bytes, more than the 128 MiB", sub=True),
+    Row("cifar batch whose pickle declares 2**62 bytes", "train",
+        ["--dataset", "cifar10", "--data-dir", "{bad}/cifar_greedy_bytes", "--output", "{out}"],
+        "data_batch_1 is not a CIFAR-10 batch: its pickle is malformed: expected "
+        "4611686018427387904 bytes in a bytes8"),
     Row("image larger than 4096x4096", "train",
         ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/bomb_5k",
          "--output", "{out}"], "is 5000x5000 pixels, more than the 4096x4096 this suite decodes"),
@@ -282,6 +290,10 @@ ROWS = [
     Row("density image larger than 4096x4096", "train",
         ["--model", "toy", "--dataset", "image:{bad}/bomb_5k/trainA/huge.png", "--output", "{out}"],
         "is 5000x5000 pixels, more than the 4096x4096"),
+    Row("text target longer than the limit", "train",
+        ["--model", "toy", "--dataset", "text:" + "W" * 1000, "--max-steps", "1", "--no-progress",
+         "--output", "{out}"],
+        "text target: at most 64 characters, got 1,000"),
     Row("float image with a NaN pixel", "train",
         ["--model", "cyclegan", "--dataset", "unpaired", "--data-dir", "{bad}/nan_images",
          "--output", "{out}"], "nan.tiff has NaN or infinite pixels"),
@@ -320,6 +332,11 @@ ROWS = [
     Row("resume with another optimizer", "train",
         [*RESUME, "--resume", "--optimizer", "rmsprop", "--output", "{run}"],
         "with other settings (optimizer: 'adam' -> 'rmsprop'"),
+    Row("resume a decaying run to another max steps", "train",
+        [*RESUME[:-1], "linear", "--epochs", "1", "--resume", "--max-steps", "8", "--output",
+         "{bad}/decaying_run"],
+        "with other settings (lr_horizon: 4 -> 8 steps of linear decay (max_steps: 4 -> 8)); "
+        "pass --allow-change lr_horizon if that is intended, or give --max-steps 4 to keep"),
     Row("allow a change that cannot be allowed", "train",
         [*RESUME, "--resume", "--allow-change", "width", "--output", "{run}"],
         "allow_change: width cannot change on resume"),
@@ -471,7 +488,10 @@ ROWS = [
         "no such file or folder"),
     Row("translate zero batch", "translate",
         ["--checkpoint", "{run}", "--input", "{bad}/images", "--out", "{out}",
-         "--batch-size", "0"], "--batch-size must be at least 1"),
+         "--batch-size", "0"], "--batch-size: must be in 1..256, got 0"),
+    Row("translate batch too large", "translate",
+        ["--checkpoint", "{run}", "--input", "{bad}/images", "--out", "{out}",
+         "--batch-size", "100000"], "--batch-size: must be in 1..256, got 100,000"),
     Row("translate output is a file", "translate",
         ["--checkpoint", "{run}", "--input", "{bad}/images", "--out", "{bad}/a_file"],
         "--out {bad}/a_file is a file, not a folder"),
@@ -533,6 +553,20 @@ ROWS = [
         "a_file is a file, not a folder"),
     Row("step benchmark batch sizes not numbers", "benchmark", ["--batch-sizes", "8,x"],
         "--batch-sizes: expected comma-separated integers, got '8,x'"),
+    Row("step benchmark batch size too large", "benchmark", [*BENCH, "--batch-sizes", "8,100000"],
+        "--batch-sizes: must be in 1..8,192, got 100,000"),
+    Row("step benchmark too many iterations", "benchmark", [*BENCH, "--iters", "1000000000"],
+        "--iters: must be in 1..10,000, got 1,000,000,000"),
+    Row("step benchmark negative warm-up", "benchmark", [*BENCH, "--warmup=-1"],
+        "--warmup: must be in 0..10,000, got -1"),
+    Row("step benchmark sgemm too large", "benchmark", [*BENCH, "--sgemm-size", "1000000"],
+        "--sgemm-size: must be in 1..8,192, got 1,000,000"),
+    Row("step benchmark estimate above --max-memory", "benchmark",
+        [*BENCH, "--max-memory", "0.001"], "more than --max-memory 0.001 GiB; lower --batch-size"),
+    Row("step benchmark sizes that together do not fit the machine", "benchmark",
+        [*BENCH, "--width", "1024", "--batch-sizes", "8,4096"], "activations of a step at batch 4096"),
+    Row("step benchmark profile above --max-memory", "benchmark",
+        [*TINY, "--profile", "1", "--max-memory", "0.001"], "more than --max-memory 0.001 GiB"),
     Row("step benchmark unknown loop", "benchmark", ["--loops", "fast"],
         "--loops: unknown loop 'fast'"),
     Row("step benchmark unknown model", "benchmark", [*TINY, "--models", "nope"],
@@ -604,9 +638,27 @@ ROWS = [
         ["--checkpoint", "{run}", "--out", "{bad}/images"],
         "holds other files and no earlier export (generator_info.json)"),
     Row("soak zero steps", "soak", ["--steps", "0", "--out", "{out}"],
-        "--steps: must be at least 1, got 0"),
+        "--steps: must be in 1..1,000,000, got 0"),
+    Row("soak too many steps", "soak", ["--steps", "1000000000", "--out", "{out}"],
+        "--steps: must be in 1..1,000,000, got 1,000,000,000"),
+    Row("soak batch too large", "soak", ["--batch-size", "100000", "--out", "{out}"],
+        "--batch-size: must be in 1..8,192, got 100,000"),
+    Row("soak width too large", "soak", ["--width", "1000000", "--out", "{out}"],
+        "--width: must be in 1..1,024, got 1,000,000"),
+    Row("soak measuring every 10^9 steps", "soak",
+        ["--sample-every", "1000000000", "--out", "{out}"],
+        "--sample-every: must be in 1..1,000,000, got 1,000,000,000"),
+    Row("soak growth limit not a number", "soak", ["--max-growth", "nan", "--out", "{out}"],
+        "--max-growth: must be in 0..1,000 percent, got nan"),
     Row("soak warm-up longer than the run", "soak",
         ["--steps", "10", "--warmup", "20", "--out", "{out}"], "--warmup: must be in [0, --steps)"),
+    Row("soak estimate above --max-memory", "soak", ["--max-memory", "0.001", "--out", "{out}"],
+        "more than --max-memory 0.001 GiB; lower --batch-size"),
+    Row("soak sizes that together do not fit the machine", "soak",
+        ["--model", "seed", "--width", "1024", "--batch-size", "4096", "--out", "{out}"],
+        "more than this machine's memory"),
+    Row("soak max memory not positive", "soak", ["--max-memory", "0", "--out", "{out}"],
+        "max_memory: must be positive (GiB), got 0.0"),
     Row("soak output is a file", "soak", ["--out", "{bad}/a_file"], "is a file, not a folder"),
     Row("soak into an existing run", "soak", ["--out", "{run}"], "already holds a run"),
 ]
@@ -635,6 +687,12 @@ def _write_bad_data(bad, labels, images):
     member = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
     member.size = 200 * 2**20  # declared in the tar header; the file holds 1 kB
     (bad / "cifar_huge" / "cifar-10-python.tar.gz").write_bytes(member.tobuf() + b"x" * 1024)
+    size_2_62 = (2 ** 62).to_bytes(8, "little")
+    for name, raw in (("array", b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+                                b"\x8a\x08" + size_2_62 + b"\x85U\x01b\x87R."),
+                      ("bytes", b"\x80\x04\x8e" + size_2_62 + b"xx.")):
+        (bad / f"cifar_greedy_{name}").mkdir()
+        (bad / f"cifar_greedy_{name}" / "data_batch_1").write_bytes(raw)
     from PIL import Image
 
     nan = np.random.default_rng(0).random((16, 16)).astype(np.float32)
@@ -774,6 +832,9 @@ def world(tmp_path_factory):
     _edited_run(cfg.output, bad / "float64_run", array_edit(is_d_weight, to_float64))
     _edited_run(cfg.output, bad / "other_data_run", lambda arrays, meta: {
         **meta, "data": {**meta["data"], "sha256": "0" * 64}})
+    # a run folder whose only checkpoint (step 4 of 4) decayed its learning rates
+    _edited_run(cfg.output, bad / "decaying_run", lambda arrays, meta: {
+        **meta, "config": {**meta["config"], "lr_decay": "linear"}})
     # a checkpoint whose stored config says width 4 but whose networks are width 64
     other = dict(to_dict(cfg), resume=None)
     ck.save_checkpoint(str(bad / "other_model.npz"),

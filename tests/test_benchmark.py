@@ -194,8 +194,9 @@ def test_reference_without_torch_is_one_line(monkeypatch, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--reference", "torch", "--rows", "quickstart,no_such_row"], "--rows: unknown no_such_row"),
-    (["--reference", "torch", "--rounds", "0"], "--rounds must be in 1..1000"),
-    (["--profile", "0"], "--profile must be in 1..10000"),
+    (["--reference", "torch", "--rounds", "0"], "--rounds: must be in 1..1,000, got 0"),
+    (["--reference", "torch", "--iters", "100000"], "--iters: must be in 1..10,000, got 100,000"),
+    (["--profile", "0"], "--profile: must be in 1..10,000, got 0"),
 ])
 def test_reference_and_profile_flags_are_checked_before_any_work(monkeypatch, capsys, argv,
                                                                   message):

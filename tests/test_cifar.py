@@ -4,9 +4,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 import subprocess
 import sys
 import tarfile
+import time
+import tracemalloc
 from types import SimpleNamespace
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
@@ -240,3 +243,76 @@ def test_conditional_dcgan_trains_on_a_class_subset(archive_dir, tmp_path):
     stats = trainer.train_step(data.samples[:4], data.labels[:4])
     assert all(np.isfinite(float(v)) for v in stats.values())
     assert trainer.sample_fixed(4).shape == (4, 3, 32, 32)
+
+
+class _Py2Pickler(pickle._Pickler):
+    """Writes bytes as Python 2's str opcodes (BINSTRING), as the CIFAR-10 files were written
+    (protocol 2 by Python 2's cPickle)."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_bytes(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes
+
+
+def test_a_batch_pickled_as_the_original_files_loads(tmp_path):
+    batch = _batch(5, PER_BATCH)
+    buffer = io.BytesIO()
+    _Py2Pickler(buffer, protocol=2).dump(batch)
+    (tmp_path / "test_batch").write_bytes(buffer.getvalue())
+    images, labels, _ = cifar.load_cifar10("test", str(tmp_path))
+    assert type(images) is np.ndarray
+    assert np.array_equal(images.reshape(PER_BATCH, -1), batch[b"data"])
+    assert labels.tolist() == batch[b"labels"]
+
+
+_SIZE_2_62 = (2 ** 62).to_bytes(8, "little")
+#: pickles that ask for far more memory than their bytes, each with what the refusal says
+GREEDY_PICKLES = {
+    "bytes(2**62) through a builtin": (b"\x80\x02cbuiltins\nbytes\n\x8a\x08" + _SIZE_2_62
+                                       + b"\x85R.", "refusing to load global builtins.bytes"),
+    "a BINBYTES8 of 2**62 bytes": (b"\x80\x04\x8e" + _SIZE_2_62 + b"xx.",
+                                   "expected 4611686018427387904 bytes in a bytes8"),
+    "a frame of 2**40 bytes": (b"\x80\x04\x95" + (2 ** 40).to_bytes(8, "little") + b"N.",
+                               "declares a frame of 1,099,511,627,776 bytes"),
+    "memo slot 2**31": (b"\x80\x02Nr" + (2 ** 31).to_bytes(4, "little") + b".",
+                        "asks for memo slot 2,147,483,648"),
+    "300,000 empty lists": (b"\x80\x02]" + b"]a" * 300_000 + b".",
+                            "more than 200,000 opcodes"),
+    "_reconstruct of 2**62 bytes": (
+        b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n\x8a\x08" + _SIZE_2_62
+        + b"\x85U\x01b\x87R.", "asks for an array of 4,611,686,018,427,387,904 bytes"),
+    "ndarray((2**34,), u1)": (b"\x80\x02cnumpy\nndarray\n\x8a\x05" + (2 ** 34).to_bytes(5, "little")
+                              + b"\x85U\x02u1\x86R.", "asks for an array of 17,179,869,184 bytes"),
+    "an object array": (pickle.dumps(np.array([None] * 3, dtype=object), protocol=3),
+                        "refusing an array of Python objects"),
+    "100 arrays of 100 MiB": (b"\x80\x02cnumpy\nndarray\nq\x00(" + b"h\x00J\x00\x00@\x06\x85"
+                              + b"U\x02u1\x86R" + b"h\x00J\x00\x00@\x06\x85U\x02u1\x86R" * 99
+                              + b"l.", "asks for an array of 104,857,600 bytes"),
+}
+
+
+@pytest.mark.parametrize("name", GREEDY_PICKLES)
+def test_a_pickle_asking_for_huge_memory_is_refused_at_once(tmp_path, name):
+    raw, expect = GREEDY_PICKLES[name]
+    (tmp_path / "test_batch").write_bytes(raw)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(UserError) as info:
+            cifar.load_cifar10("test", str(tmp_path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert expect in str(info.value) and "test_batch is not a CIFAR-10 batch" in str(info.value)
+    assert "\n" not in str(info.value)
+    # at most the arrays' budget (one 100 MiB array before the second is refused), never what
+    # the pickle asks for
+    assert peak < cifar.MAX_BATCH_BYTES + 2 ** 24, f"{name}: {peak:,} bytes allocated"
+    assert time.perf_counter() - start < 5

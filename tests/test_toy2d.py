@@ -198,6 +198,16 @@ def test_text_fills_image_and_is_upright():
         text("   ")
 
 
+def test_a_text_target_is_bounded_in_length():
+    from paddle_gan.data.toy2d import MAX_TEXT_CHARS
+
+    assert text("W" * MAX_TEXT_CHARS, size=32).shape == (32, 32)
+    with pytest.raises(TargetError, match="text target: at most 64 characters, got 65 "):
+        text("W" * (MAX_TEXT_CHARS + 1))
+    with pytest.raises(TargetError, match="got 60,000 \\('WWWWWWWWWWWWWWWW'...\\)$"):
+        make_target("text:" + "W" * 60_000)  # a 650-megapixel canvas, were it drawn
+
+
 # --------------------------------------------------------------------------------------
 # Mixtures and target registry
 # --------------------------------------------------------------------------------------

@@ -87,6 +87,14 @@ def threads_value(text: str) -> int:
     return value
 
 
+def check_range(flag: str, value: float, low: float, high: float, unit: str = "") -> None:
+    """UserError `FLAG: must be in LOW..HIGH[ UNIT], got VALUE` unless low <= value <= high
+    (NaN never is): a tool's number checked before any work."""
+    if not low <= value <= high:
+        raise UserError(f"{flag}: must be in {low:,}..{high:,}{' ' + unit if unit else ''}, "
+                        f"got {value:,}")
+
+
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 

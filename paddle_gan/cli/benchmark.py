@@ -8,13 +8,14 @@ the suite loop's overhead over a bare loop, and peak RSS. Every training flag ap
 """
 from __future__ import annotations
 
+import argparse
 import json
 from typing import Optional, Sequence
 
 import paddle_gan  # noqa: F401  (CPU settings before Paddle loads)
 from paddle_gan.cli import (OneLineParser, add_config_flags, add_debug_flag, check_output_file,
-                            config_overrides)
-from paddle_gan.config import make_config
+                            check_range, config_overrides)
+from paddle_gan.config import SIZE_LIMITS, make_config
 from paddle_gan.errors import UserError
 
 
@@ -32,7 +33,26 @@ def _sizes(text: Optional[str]) -> Optional[list[int]]:
         raise UserError(f"--batch-sizes: expected comma-separated integers, got {text!r}") from None
     if not sizes or min(sizes) < 1:
         raise UserError(f"--batch-sizes: expected positive integers, got {text!r}")
+    for size in sizes:
+        check_range("--batch-sizes", size, 1, SIZE_LIMITS["batch_size"])
     return sizes
+
+
+#: bounds of the step benchmark's counts: timed and untimed iterations, and the sgemm's n
+#: (three n x n float32 matrices: 768 MiB at the largest)
+MAX_ITERS = 10_000
+MAX_SGEMM = 8192
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """UserError naming the flag unless every count of the benchmark is in its range."""
+    check_range("--iters", args.iters, 1, MAX_ITERS)
+    check_range("--warmup", args.warmup, 0, MAX_ITERS)
+    check_range("--sgemm-size", args.sgemm_size, 1, MAX_SGEMM)
+    check_range("--rounds", args.rounds, 1, 1000)
+    if args.profile is not None:
+        check_range("--profile", args.profile, 1, MAX_ITERS)
+    _sizes(args.batch_sizes)
 
 
 def _reference_rows() -> tuple:
@@ -55,8 +75,6 @@ def _reference(args) -> int:
     if not torch_available():
         raise UserError("--reference torch needs PyTorch (pip install torch); the suite "
                         "itself never does")
-    if args.rounds < 1 or args.rounds > 1000 or args.iters < 1 or args.iters > 10000:
-        raise UserError("--rounds must be in 1..1000 and --iters in 1..10000")
     rows = {name: (config, extra) for name, config, extra in _reference_rows()}
     wanted = _names(args.rows) or list(rows)
     unknown = [name for name in wanted if name not in rows]
@@ -127,6 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     add_config_flags(parser)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
+    check_numbers(args)
     if args.json:
         check_output_file(args.json, "--json")
     if args.reference:
@@ -136,9 +155,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     overrides.setdefault("output", "benchmark-run")  # never written: runs go to a temp folder
     base = make_config(overrides, args.config)
     if args.profile is not None:
-        if not 1 <= args.profile <= 10000:
-            raise UserError("--profile must be in 1..10000 iterations")
+        from paddle_gan.perf.benchmark import check_cases_memory
         from paddle_gan.perf.profile import profile_iterations
+
+        check_cases_memory([base])
 
         print(profile_iterations(base, args.profile, args.warmup))
         return 0

@@ -15,13 +15,18 @@ with b"data" (uint8 [N, 3072], channel-major 32x32 RGB) and b"labels" (N ints). 
 arbitrary code while loading, and this file is downloaded data, so it is read only through
 `SafeUnpickler`, which resolves just the few globals that a dict of lists, bytes and NumPy arrays
 needs; anything else (e.g. `os.system` in a crafted `__reduce__`) is refused before it can run.
+A pickle can also ask for any amount of memory (a length of 2**62, a memo slot of 2**31, an
+array of 2**40 bytes): its opcodes are scanned first and every array is charged to a budget of
+MAX_BATCH_BYTES before it is allocated, so such a file is one line, at once.
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import pickle
+import pickletools
 import tarfile
 import zlib
 from typing import Any, BinaryIO, Callable, Optional
@@ -52,25 +57,130 @@ def how_to_provide() -> str:
             f"--data-dir FOLDER, or copy it to {PADDLE_CACHE_FILE}")
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """Unpickler for the CIFAR batches: only builtin containers and NumPy array reconstruction.
+#: opcodes a batch's pickle may hold: twenty per image of a full 10,000-image batch (a real
+#: batch has about three: a label, a file name and its memo entry). Every opcode makes at most
+#: one small object, so this bounds what the pickle can build besides the bytes it holds.
+MAX_PICKLE_OPS = 200_000
+#: opcodes that store into the memo: the C unpickler grows its memo table to the index given
+_MEMO_PUTS = ("PUT", "BINPUT", "LONG_BINPUT")
 
-    Dicts, lists, bytes, str and int are built by pickle opcodes without any global; the
-    whitelist below covers the globals that NumPy array pickles name (protocols 2 to 5).
+
+def scan_pickle(raw: bytes) -> None:
+    """pickle.UnpicklingError unless `raw` is a pickle of at most MAX_PICKLE_OPS opcodes whose
+    declared lengths (bytes, strings, frames) fit in it and whose memo indices stay below
+    MAX_PICKLE_OPS. Nothing is built: the opcodes are only read (pickletools), so a length of
+    2**62 is refused before anything of that size is allocated."""
+    try:
+        for count, (op, arg, pos) in enumerate(pickletools.genops(raw), 1):
+            if count > MAX_PICKLE_OPS:
+                raise pickle.UnpicklingError(f"its pickle has more than {MAX_PICKLE_OPS:,} "
+                                             f"opcodes (a batch has about 30,000)")
+            if op.name in _MEMO_PUTS and int(arg) >= MAX_PICKLE_OPS:
+                raise pickle.UnpicklingError(f"its pickle asks for memo slot {int(arg):,}, "
+                                             f"beyond its {MAX_PICKLE_OPS:,} opcodes")
+            if op.name == "FRAME" and arg > len(raw) - pos:
+                raise pickle.UnpicklingError(f"its pickle declares a frame of {arg:,} bytes, "
+                                             f"more than the {len(raw) - pos:,} left")
+    except ValueError as exc:  # a length beyond the data, a bad opcode, a truncated argument
+        raise pickle.UnpicklingError(f"its pickle is malformed: {exc}") from None
+
+
+def _array_bytes(shape: Any, dtype: Any) -> int:
+    """Bytes of an array of `shape` and `dtype` as the pickle asks for it; UnpicklingError for
+    an object dtype (its elements would be more pickled objects) or a shape of no integers."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("refusing an array of Python objects")
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in dims):
+        raise pickle.UnpicklingError(f"refusing an array of shape {shape!r}")
+    return math.prod(dims) * dtype.itemsize
+
+
+class _Budget:
+    """Bytes of array data an unpickler may still ask for (MAX_BATCH_BYTES in all)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_BATCH_BYTES
+
+    def take(self, shape: Any, dtype: Any) -> None:
+        """Count an array of `shape` and `dtype`; UnpicklingError when it does not fit."""
+        size = _array_bytes(shape, dtype)
+        if size > self.left:
+            raise pickle.UnpicklingError(
+                f"its pickle asks for an array of {size:,} bytes, more than the "
+                f"{MAX_BATCH_BYTES // 2**20} MiB of arrays a CIFAR-10 batch may hold")
+        self.left -= size
+
+
+class _GuardedArray(np.ndarray):
+    """The ndarray type SafeUnpickler hands out: creating one (`ndarray(shape, dtype)`) or
+    filling one (`__setstate__`, pickle's BUILD) first charges its size to the budget."""
+
+    budget: _Budget
+
+    def __new__(cls, shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> "_GuardedArray":
+        cls.budget.take(shape, dtype)
+        return super().__new__(cls, shape, dtype, *args, **kwargs)
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("refusing an array state that is not NumPy's")
+        shape, dtype = state[-4], state[-3]
+        self.budget.take(shape, dtype)
+        super().__setstate__(state)
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickler for the CIFAR batches: only NumPy's array reconstruction, each array bounded.
+
+    Dicts, lists, bytes, str and int are built by pickle opcodes without any global, so no
+    builtin callable is resolved (`bytes(2**62)` would allocate what the pickle asks). The
+    globals that NumPy array pickles name (protocols 2 to 5) resolve to versions that charge
+    each array's size to a budget of MAX_BATCH_BYTES before allocating it, and refuse object
+    arrays. `load_batch_pickle` also scans the opcodes first (`scan_pickle`).
     """
 
     ALLOWED = {
-        ("builtins", "dict"), ("builtins", "list"), ("builtins", "str"), ("builtins", "bytes"),
-        ("builtins", "int"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.array_type = type("GuardedArray", (_GuardedArray,), {"budget": _Budget()})
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        """NumPy's `_reconstruct` (protocols 2 to 4) for this unpickler's array type only."""
+        if subtype is not self.array_type:
+            raise pickle.UnpicklingError(f"refusing to reconstruct {subtype!r}")
+        self.array_type.budget.take(shape, dtype)
+        return np.ndarray.__new__(subtype, shape, dtype)
+
+    def _frombuffer(self, buffer: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+        """NumPy's `_frombuffer` (protocol 5): a view of the pickle's own bytes, counted."""
+        self.array_type.budget.take(shape, dtype)
+        array = np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+        return array.view(self.array_type)
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
-        return super().find_class(module, name)
+        return {"ndarray": self.array_type, "dtype": np.dtype, "_reconstruct": self._reconstruct,
+                "_frombuffer": self._frombuffer}[name]
+
+
+def load_batch_pickle(raw: bytes) -> Any:
+    """The object pickled in `raw` (at most MAX_BATCH_BYTES), through `scan_pickle` and
+    SafeUnpickler; arrays come back as plain ndarrays. pickle.UnpicklingError and the errors
+    of a malformed pickle pass through."""
+    scan_pickle(raw)
+    batch = SafeUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    if isinstance(batch, dict):
+        batch = {key: np.asarray(value) if isinstance(value, np.ndarray) else value
+                 for key, value in batch.items()}
+    return batch
 
 
 def check_batch_size(size: int, where: str) -> None:
@@ -81,10 +191,27 @@ def check_batch_size(size: int, where: str) -> None:
                         f"a CIFAR-10 batch may be here (they are 31 MB)")
 
 
+def read_bounded(handle: BinaryIO, where: str, chunk: int = 2 ** 20) -> bytes:
+    """All of `handle`, read `chunk` bytes at a time (a read of the limit at once would
+    allocate it); UserError (check_batch_size) as soon as it passes MAX_BATCH_BYTES."""
+    parts, size = [], 0
+    while True:
+        part = handle.read(chunk)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+        check_batch_size(size, where)
+
+
 def read_batch(handle: BinaryIO, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled batch -> (uint8 [N, 3, 32, 32], int64 [N]); UserError if it is not one."""
+    """One pickled batch -> (uint8 [N, 3, 32, 32], int64 [N]); UserError if it is not one.
+
+    At most MAX_BATCH_BYTES are read from `handle`, and nothing the pickle asks for beyond
+    that is allocated (`load_batch_pickle`)."""
+    raw = read_bounded(handle, where)
     try:
-        batch = SafeUnpickler(handle, encoding="bytes").load()
+        batch = load_batch_pickle(raw)
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             IndexError, KeyError, zlib.error, OSError) as exc:
         raise UserError(f"{where} is not a CIFAR-10 batch: {exc}") from None

@@ -305,15 +305,23 @@ def _default_font(points: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+#: the longest ``text:WORD`` rendered: the word is drawn at 128 points before it is scaled down,
+#: so its canvas grows with its length (60,000 characters made a 650-megapixel canvas)
+MAX_TEXT_CHARS = 64
+
+
 def text(word: str = "GAN", size: int = DEFAULT_SIZE, margin: float = 0.05) -> np.ndarray:
     """``word`` rendered with Pillow's default font, scaled to fill the image (aspect kept, centred).
 
     Args:
-        word: text to draw (must contain a visible character).
+        word: text to draw (must contain a visible character, at most MAX_TEXT_CHARS long).
         size: output side length in pixels.
         margin: blank border as a fraction of ``size`` on each side.
     """
     size = _check_size(size)
+    if isinstance(word, str) and len(word) > MAX_TEXT_CHARS:
+        raise TargetError(f"text target: at most {MAX_TEXT_CHARS} characters, got "
+                          f"{len(word):,} ({word[:16]!r}...)")
     if not isinstance(word, str) or not word.strip():
         raise TargetError(f"text target needs a non-empty word, got {word!r}")
     font = _default_font(128)

@@ -281,6 +281,17 @@ def benchmark_case(cfg: Any, loops: Sequence[str], iters: int, warmup: int, sgem
 
 
 # --------------------------------------------------------------------------- the whole run
+def check_cases_memory(cases: Sequence[Any]) -> None:
+    """The memory budget of every case (`--max-memory`, else the machine's), checked as
+    tools/train.py checks a run's, before the first case is measured: a case that cannot fit
+    is one line, not a MemoryError after the cases before it ran."""
+    from paddle_gan.models import prepare_data
+    from paddle_gan.train.memory import check_run_memory
+
+    for cfg in cases:
+        check_run_memory(cfg, prepare_data(cfg))
+
+
 def run_benchmark(base: Any, models: Sequence[str], losses: Sequence[str],
                   batch_sizes: Sequence[int], loops: Sequence[str], iters: int, warmup: int,
                   sgemm_n: int = 2048, make: Optional[Callable[..., Any]] = None,
@@ -297,18 +308,18 @@ def run_benchmark(base: Any, models: Sequence[str], losses: Sequence[str],
     for loop in loops:
         if loop not in LOOPS:
             raise UserError(f"--loops: unknown loop {loop!r}; choose from {', '.join(LOOPS)}")
+    cases = [make(model=model, loss=loss, batch_size=batch_size) if make else
+             dataclasses.replace(base, model=model, loss=loss, batch_size=batch_size)
+             for model in models for loss in losses for batch_size in batch_sizes]
     runtime = setup_runtime(base.device, base.threads)
+    check_cases_memory(cases)
     say(f"runtime: {runtime.describe()}; paddle {paddle.__version__}; load average "
         f"{load_average():.2f}")
     rows: list[BenchRow] = []
-    for model in models:
-        for loss in losses:
-            for batch_size in batch_sizes:
-                cfg = make(model=model, loss=loss, batch_size=batch_size) if make else \
-                    dataclasses.replace(base, model=model, loss=loss, batch_size=batch_size)
-                say(f"benchmarking {model} / {loss} / batch {batch_size} (width {cfg.width}, "
-                    f"k {cfg.k}): {warmup} warm-up + {iters} timed iterations per loop ...")
-                rows.extend(benchmark_case(cfg, loops, iters, warmup, sgemm_n))
+    for cfg in cases:
+        say(f"benchmarking {cfg.model} / {cfg.loss} / batch {cfg.batch_size} (width {cfg.width}, "
+            f"k {cfg.k}): {warmup} warm-up + {iters} timed iterations per loop ...")
+        rows.extend(benchmark_case(cfg, loops, iters, warmup, sgemm_n))
     from paddle_gan.stamp import code_commit, machine
 
     return {

@@ -149,11 +149,15 @@ class FileMonitor(RunMonitor):
 
 def run_soak(cfg: Any, sample_every: int = 100, warmup: int = 1000,
              say: Callable[[str], None] = print) -> SoakResult:
-    """Train `cfg` (a fresh run folder) for cfg.max_steps steps, sampling every `sample_every`."""
+    """Train `cfg` (a fresh run folder) for cfg.max_steps steps, sampling every `sample_every`;
+    UserError before anything is written when the run does not fit the memory budget
+    (`cfg.max_memory`, else the machine's)."""
+    from paddle_gan.train.memory import check_run_memory
     from paddle_gan.train.run import build_trainer
     from paddle_gan.models import prepare_data
 
     data = prepare_data(cfg)
+    check_run_memory(cfg, data)  # before the run folder or any network
     os.makedirs(cfg.output, exist_ok=True)
     trainer = build_trainer(cfg, data, cfg.output,
                             monitor=FileMonitor(cfg.output, cfg.max_steps or 0))

@@ -171,3 +171,15 @@ def check_memory(cfg: Any, spec: Any) -> MemoryEstimate:
                         f"--batch-size, --width, --depth, --n-blocks or --image-size (or "
                         f"{advice})")
     return estimate
+
+
+def check_run_memory(cfg: Any, data: Any) -> MemoryEstimate:
+    """`check_memory` of `cfg` on its loaded `data` (paddle_gan.data.ArrayData), before any
+    network is built: every tool that trains calls it (train, soak, the step benchmark). A
+    size the networks cannot take (ValueError from the model builder) is a UserError too."""
+    from paddle_gan.models import data_spec
+
+    try:
+        return check_memory(cfg, data_spec(cfg, data))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
