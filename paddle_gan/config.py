@@ -12,7 +12,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field, fields
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
@@ -57,9 +57,13 @@ class TrainConfig:
     clip_grad: Optional[float] = _opt(None, "clip gradients by global norm (off, as the tutorial)")
     weight_clip: Optional[float] = _opt(None, "WGAN critic weight clipping bound c")
     gp_lambda: Optional[float] = _opt(None, "WGAN-GP penalty weight lambda")
-    label_smoothing: float = _opt(1.0, "target for real samples in D's loss (0.9 = one-sided)")
-    g_ema: float = _opt(0.0, "sample, evaluate and export an exponential moving average of G's "
-                             "weights with this decay per G step (0 = off; e.g. 0.999)")
+    label_smoothing: Optional[float] = _opt(None, "target for real samples in D's loss (0.9 = "
+                                            "one-sided smoothing; 1 = off)")
+    g_ema: Optional[float] = _opt(None, "sample, evaluate and export an exponential moving average "
+                                        "of G's weights with this decay per G step (0 = off; "
+                                        "e.g. 0.999)")
+    lr_decay: Optional[str] = _opt(None, "decay both learning rates to 0 over the run (none, "
+                                   "linear or cosine)", ("none", "linear", "cosine"))
     # architecture
     width: int = _opt(128, "base channel count (the tutorial's 128; smaller is faster)")
     latent_dim: int = _opt(100, "length of z (the seed model needs 100)")
@@ -115,8 +119,6 @@ class TrainConfig:
                        ("batch", "none"))
     num_points: int = _opt(100_000, "2-D data sets: points drawn once (run seed) as the pool")
     frame_every: int = _opt(500, "2-D runs: draw a training frame every N steps (0 = epoch ends)")
-    lr_decay: str = _opt("none", "toy model: decay both learning rates to 0 over the run",
-                         ("none", "linear", "cosine"))
     # reliability
     save_every_steps: Optional[int] = _opt(None, "also write a checkpoint every N steps (off; "
                                                  "for long epochs)")
@@ -125,7 +127,8 @@ class TrainConfig:
                                           "(comma-separated; need --trust-checkpoint)")
     allow_change: Optional[str] = _opt(None, "with --resume: settings that may differ from the "
                                                "run's (comma-separated, e.g. lr_g,lr_d; data for "
-                                               "other training data); any other change of what a "
+                                               "other training data; lr_horizon for another "
+                                               "lr_decay horizon); any other change of what a "
                                                "step computes is refused")
     trust_checkpoint: bool = _opt(False, "allow --init-from to unpickle .pdparams files (pickle "
                                          "can run code: only for files you trust); a command-"
@@ -170,7 +173,8 @@ class _LossDefaults(Mapping):
 #: Paper / tutorial defaults per loss (each LOSSES entry carries its own); `resolve` fills every
 #: None field from here.
 LOSS_DEFAULTS: Mapping[str, dict[str, Any]] = _LossDefaults()
-_FALLBACKS = dict(beta1=0.5, beta2=0.999, weight_clip=0.01, gp_lambda=10.0, k_schedule="constant")
+_FALLBACKS = dict(beta1=0.5, beta2=0.999, weight_clip=0.01, gp_lambda=10.0, k_schedule="constant",
+                  label_smoothing=1.0, g_ema=0.0, lr_decay="none")
 
 #: Keys that define the networks and objective: `--resume` refuses when any of them changed.
 ARCHITECTURE_KEYS = ("model", "loss", "dataset", "conditional", "width", "latent_dim",
@@ -191,9 +195,15 @@ STEP_KEYS = ("batch_size", "seed", "k", "k_schedule", "optimizer", "lr_g", "lr_d
              "lambda_cyc", "lambda_identity", "decay_epochs")  # CycleGAN
 
 
-#: What `--allow-change` may name: the step keys, and "data" (the training data's record:
-#: source, count and content hash, compared on --resume).
-ALLOWED_CHANGES = STEP_KEYS + ("data",)
+#: What `--allow-change` names to take another learning-rate decay horizon: an `lr_decay` other
+#: than none decays both rates to 0 over the run's total steps, which follow `epochs`,
+#: `max_steps` and `batch_size` (`GanTrainer.decay_horizon`).
+HORIZON_CHANGE = "lr_horizon"
+
+
+#: What `--allow-change` may name: the step keys, "data" (the training data's record: source,
+#: count and content hash, compared on --resume) and the decay horizon.
+ALLOWED_CHANGES = STEP_KEYS + ("data", HORIZON_CHANGE)
 
 
 #: Keys that permit unpickling (running code): taken from a command-line flag only. A config
@@ -560,11 +570,17 @@ def to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in COMMAND_LINE_ONLY}
 
 
+#: Settings every model reads that runs were stored without, with the value such a run was
+#: trained with (they were off before a loss could default them on).
+STORED_BEFORE_ADDED: Mapping[str, Any] = {"label_smoothing": 1.0, "g_ema": 0.0, "lr_decay": "none"}
+
+
 def from_dict(data: dict[str, Any]) -> TrainConfig:
     """Rebuild a stored config; keys this version does not know are an error. A stored
     COMMAND_LINE_ONLY key (older versions wrote trust_checkpoint) is dropped: its default holds.
     A setting the stored config lacks (added after the run was stored) takes the value it meant
-    for that model (`ModelEntry.stored_defaults`), else its default."""
+    for every model (STORED_BEFORE_ADDED) or for that model (`ModelEntry.stored_defaults`), else
+    its default."""
     known = config_fields()
     unknown = sorted(set(data) - set(known))
     if unknown:
@@ -574,7 +590,8 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
     kept = {k: v for k, v in data.items() if k not in COMMAND_LINE_ONLY}
     model = kept.get("model", TrainConfig.model)
     entry = find_model(model) if isinstance(model, str) else None  # a damaged one: validate
-    return TrainConfig(**{**(entry.stored_defaults if entry else {}), **kept})
+    return TrainConfig(**{**STORED_BEFORE_ADDED, **(entry.stored_defaults if entry else {}),
+                          **kept})
 
 
 def checked_stored(cfg: TrainConfig, source: str) -> TrainConfig:
@@ -593,10 +610,85 @@ def save_json(cfg: TrainConfig, path: str) -> None:
         json.dump(to_dict(cfg), handle, indent=2, sort_keys=True)
 
 
+#: step keys that, unset, follow another key: key -> (the key it follows, the model reading it)
+DERIVED_STEP_KEYS = {"decay_epochs": ("epochs", "cyclegan")}
+
+
+def effective_value(cfg: TrainConfig, key: str) -> Any:
+    """The value of `key` the run computes with: CycleGAN's `decay_epochs`, unset, is as many
+    as `epochs` (train/cyclegan.py), so a resume that changes `epochs` changes it too."""
+    follows, model = DERIVED_STEP_KEYS.get(key, (None, None))
+    if follows is not None and cfg.model == model and getattr(cfg, key) is None:
+        return getattr(cfg, follows)
+    return getattr(cfg, key)
+
+
 def step_differences(old: TrainConfig, new: TrainConfig) -> list[str]:
-    """Names of STEP_KEYS whose values differ and that `new.allow_change` does not allow."""
-    return [k for k in STEP_KEYS if getattr(old, k) != getattr(new, k)
+    """Names of STEP_KEYS whose values, as the run computes with them (`effective_value`),
+    differ and that `new.allow_change` does not allow."""
+    return [k for k in STEP_KEYS if effective_value(old, k) != effective_value(new, k)
             and not allows_change(new, k)]
+
+
+def describe_step_change(old: TrainConfig, new: TrainConfig, key: str) -> str:
+    """'lr_g: 0.0002 -> 0.001'; a derived value says what it follows ('decay_epochs: 5 (unset:
+    epochs) -> 8 (unset: epochs)')."""
+    def shown(cfg: TrainConfig) -> str:
+        value = effective_value(cfg, key)
+        derived = value is not None and getattr(cfg, key) is None
+        return f"{value!r} (unset: {DERIVED_STEP_KEYS[key][0]})" if derived else repr(value)
+
+    return f"{key}: {shown(old)} -> {shown(new)}"
+
+
+def keep_hint(old: TrainConfig, new: TrainConfig, keys: list[str],
+              also: Sequence[str] = ()) -> str:
+    """How to keep a derived setting that changed with the key it follows, and the flags `also`
+    gives (the decay horizon's, `horizon_keep_flags`): ', or give --decay-epochs 5 to keep the
+    learning-rate schedule'; empty when there is none."""
+    kept = [flag(k, effective_value(old, k)) for k in keys
+            if k in DERIVED_STEP_KEYS and getattr(new, k) is None] + list(also)
+    return f", or give {' '.join(kept)} to keep the learning-rate schedule" if kept else ""
+
+
+def flag(key: str, value: Any) -> str:
+    """The command-line flag setting `key` to `value` ('--max-steps 3000')."""
+    return f"--{key.replace('_', '-')} {value}"
+
+
+#: a run's decay horizon: the steps its lr_decay decays over (None: no decay)
+Horizon = Callable[[TrainConfig], Optional[int]]
+
+#: the keys the decay horizon follows (`GanTrainer.decay_horizon`)
+HORIZON_KEYS = ("epochs", "max_steps", "batch_size")
+
+
+def horizon_differs(old: TrainConfig, new: TrainConfig, horizon: Horizon) -> bool:
+    """Whether both runs decay their learning rates but over other horizons, and
+    `new.allow_change` does not name lr_horizon."""
+    before, after = horizon(old), horizon(new)
+    return (before is not None and after is not None and before != after
+            and not allows_change(new, HORIZON_CHANGE))
+
+
+def describe_horizon_change(old: TrainConfig, new: TrainConfig, horizon: Horizon) -> str:
+    """'lr_horizon: 3000 -> 6000 steps of linear decay (max_steps: 3000 -> 6000)', naming the
+    keys that moved it."""
+    moved = "; ".join(f"{k}: {getattr(old, k)!r} -> {getattr(new, k)!r}" for k in HORIZON_KEYS
+                      if getattr(old, k) != getattr(new, k))
+    return (f"{HORIZON_CHANGE}: {horizon(old)} -> {horizon(new)} steps of {new.lr_decay} decay "
+            f"({moved})")
+
+
+def horizon_keep_flags(old: TrainConfig, new: TrainConfig, horizon: Horizon) -> list[str]:
+    """The fewest flags that give `new` the stored run's horizon back ('--max-steps 3000',
+    else with the stored `--epochs`); empty when none of these does (another batch size)."""
+    kept = horizon(old)
+    for keys in (("max_steps",), ("epochs",), ("epochs", "max_steps")):
+        values = {k: kept if k == "max_steps" else old.epochs for k in keys}
+        if horizon(dataclasses.replace(new, **values)) == kept:
+            return [flag(k, v) for k, v in values.items()]
+    return []
 
 
 def architecture_differences(old: TrainConfig, new: TrainConfig) -> list[str]:

@@ -110,20 +110,28 @@ class LossSpec:
 #: The tutorial's optimiser for both nets: Adam(2e-4, 0.5, 0.999) (the DCGAN paper's settings).
 TUTORIAL_ADAM = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999)
 
+#: What trains the seed model fastest with the BCE and least-squares losses at the CPU size
+#: (width 32, batch 64, docs/results/seed_recipe.md): Adam 1e-3 for both nets, one-sided label
+#: smoothing 0.9, samples from an average of G's weights (decay 0.999 per G step) and both
+#: rates decaying linearly to 0 over the run; the quickstart's recipe (docs/quickstart_sweep.md).
+FAST_ADAM = dict(optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999,
+                 label_smoothing=0.9, g_ema=0.999, lr_decay="linear")
+
 
 LOSSES: dict[str, LossSpec] = {
-    # The tutorial's optimiser; one D step per G step and no norm in D, which train where the
-    # tutorial's k 3 and batch-norm D train slowly (gan, minimax) or not at all (lsgan): the
-    # measured outcomes are in configs/tutorial/*.yaml, which keep the tutorial's settings.
+    # One D step per G step and no norm in D, which train where the tutorial's k 3 and
+    # batch-norm D train slowly (gan, minimax) or not at all (lsgan); gan and lsgan with
+    # FAST_ADAM, minimax (not measured with it) with the tutorial's optimiser. The tutorial's
+    # settings and their measured outcomes are in configs/tutorial/*.yaml.
     "gan": LossSpec("gan", bce_d_loss, nonsaturating_g_loss, probability_score,
                     summary="BCE on logits, non-saturating generator loss -log D(G(z))",
-                    defaults=dict(k=1, d_norm="none", **TUTORIAL_ADAM)),
+                    defaults=dict(k=1, d_norm="none", **FAST_ADAM)),
     "minimax": LossSpec("minimax", bce_d_loss, minimax_g_loss, probability_score,
                         summary="BCE on logits, generator minimises log(1 - D(G(z)))",
                         defaults=dict(k=1, d_norm="none", **TUTORIAL_ADAM)),
     "lsgan": LossSpec("lsgan", lsgan_d_loss, lsgan_g_loss, mean_score,
                       summary="least squares (MSE), targets real 1 / fake 0, generator 1",
-                      defaults=dict(k=1, d_norm="none", **TUTORIAL_ADAM)),
+                      defaults=dict(k=1, d_norm="none", **FAST_ADAM)),
     # The WGAN paper and reference code: RMSProp 5e-5, clipping 0.01, n_critic 5 with 100 critic
     # steps for the first 25 generator steps and every 500th.
     "wgan": LossSpec("wgan", wasserstein_d_loss, wasserstein_g_loss, mean_score,

@@ -13,9 +13,14 @@ def test_tiny_run_writes_the_run_folder(tmp_path):
     for name in ("config.json", "checkpoints/step_00000003.npz", "samples/final.png",
                  "generator.pdparams", "discriminator.pdparams", "train_log.jsonl"):
         assert (out / name).exists(), name
-    resumed = run_tool("tools/train.py", "--loss", "lsgan", "--dataset", "mnist5k", "--width", "4",
-                       "--batch-size", "8", "--max-steps", "5", "--output", str(out), "--resume",
-                       "--no-progress")
+    # lsgan decays its learning rates over the run: a longer run moves that horizon, which a
+    # resume refuses unless told
+    longer = ("tools/train.py", "--loss", "lsgan", "--dataset", "mnist5k", "--width", "4",
+              "--batch-size", "8", "--max-steps", "5", "--output", str(out), "--resume",
+              "--no-progress")
+    refused = run_tool(*longer)
+    assert refused.returncode == 2 and "--allow-change lr_horizon" in refused.stderr, refused.stderr
+    resumed = run_tool(*longer, "--allow-change", "lr_horizon")
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout and (out / "checkpoints/step_00000005.npz").exists()
 

@@ -56,7 +56,7 @@ def test_toy_comparison_runs_evaluates_and_reuses(tmp_path):
     # a finished run of other settings in the same folder is refused, not reused
     other = compare.ComparisonSpec(str(tmp_path), losses=("gan",), seeds=(0,), g_updates=2,
                                    width=8, batch_size=8, num_samples=20,
-                                   overrides={"lr_g": 1e-3})
+                                   overrides={"lr_g": 5e-4})
     with pytest.raises(UserError, match=r"gan_seed0: holds a run with other settings \(lr_g "):
         compare.run_comparison(other, say=lambda text: None)
     assert (ckpt.stat().st_mtime_ns, evaluation.stat().st_mtime_ns) == stamps

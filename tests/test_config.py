@@ -13,9 +13,30 @@ def test_per_loss_defaults_come_from_the_table():
     cfg = make_config({"loss": "wgan"})
     assert (cfg.optimizer, cfg.lr_d, cfg.weight_clip, cfg.k, cfg.k_schedule) == \
         ("rmsprop", 5e-5, 0.01, 5, "wgan")
-    cfg = make_config({"loss": "gan"})
-    assert (cfg.k, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.d_norm) == (1, 2e-4, 0.5, 0.999, "none")
-    assert cfg.output.endswith("seed_gan")
+    for loss in ("gan", "lsgan"):
+        cfg = make_config({"loss": loss})
+        assert (cfg.k, cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.d_norm) == \
+            (1, 1e-3, 1e-3, 0.5, 0.999, "none")
+        assert (cfg.label_smoothing, cfg.g_ema, cfg.lr_decay) == (0.9, 0.999, "linear")
+        assert cfg.output.endswith(f"seed_{loss}")
+    cfg = make_config({"loss": "minimax"})
+    assert (cfg.k, cfg.lr_g, cfg.label_smoothing, cfg.g_ema, cfg.lr_decay) == \
+        (1, 2e-4, 1.0, 0.0, "none")
+
+
+def test_models_and_configs_keep_their_own_smoothing_average_and_decay():
+    # the gan / lsgan defaults' smoothing, weight average and decay reach no model that sets
+    # its own (cyclegan, toy) and no config file
+    cyc = make_config({"model": "cyclegan"})
+    assert (cyc.loss, cyc.lr_g, cyc.label_smoothing, cyc.g_ema, cyc.lr_decay) == \
+        ("lsgan", 2e-4, 1.0, 0.0, "none")
+    toy = make_config({"model": "toy", "loss": "gan"})
+    assert (toy.label_smoothing, toy.g_ema, toy.lr_decay) == (1.0, 0.0, "linear")
+    horse = make_config({}, os.path.join(CONFIG_DIR, "dcgan_cifar10_horse.yaml"))
+    assert (horse.lr_g, horse.label_smoothing, horse.g_ema, horse.lr_decay) == \
+        (2e-4, 0.9, 0.0, "none")
+    mlp = make_config({}, os.path.join(CONFIG_DIR, "mlp_gan_mnist.yaml"))
+    assert (mlp.lr_g, mlp.label_smoothing, mlp.g_ema, mlp.lr_decay) == (5e-4, 1.0, 0.999, "linear")
 
 
 #: the tutorial's five losses, each with a preset in configs/tutorial/ (a loss added later needs none)
@@ -28,6 +49,7 @@ def test_each_tutorial_preset_keeps_the_tutorials_settings(loss):
     assert (cfg.model, cfg.loss, cfg.dataset, cfg.epochs) == ("seed", loss, "mnist", 100)
     if loss in ("gan", "minimax", "lsgan"):
         assert (cfg.k, cfg.d_norm, cfg.lr_g, cfg.lr_d, cfg.beta1) == (3, "batch", 2e-4, 2e-4, 0.5)
+        assert (cfg.label_smoothing, cfg.g_ema, cfg.lr_decay) == (1.0, 0.0, "none")
     if loss == "wgangp":
         assert (cfg.k, cfg.gp_lambda, cfg.lr_g, cfg.lr_d, cfg.beta1) == (5, 10.0, 1e-4, 1e-4, 0.5)
 
@@ -175,6 +197,17 @@ def test_a_stored_config_without_g_input_was_trained_with_the_reshape_input():
     assert from_dict(stored).g_input == "dense"
     del stored["g_input"]  # a run stored before the setting existed
     assert from_dict(stored).g_input == "reshape"
+
+
+def test_a_stored_config_without_smoothing_average_or_decay_had_them_off():
+    from paddle_gan.config import from_dict, to_dict
+
+    stored = to_dict(make_config({"loss": "gan"}))
+    assert from_dict(stored).g_ema == 0.999
+    for key in ("label_smoothing", "g_ema", "lr_decay"):
+        del stored[key]  # a run stored before the settings existed
+    restored = from_dict(stored)
+    assert (restored.label_smoothing, restored.g_ema, restored.lr_decay) == (1.0, 0.0, "none")
 
 
 def test_a_stored_config_of_another_model_without_g_input_resumes_unchanged():

@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import run_tool
 from image_bombs import png_header
 from paddle_gan import checkpoint as ck
-from paddle_gan.config import make_config
+from paddle_gan.config import from_dict, make_config, step_differences
 from paddle_gan.data.unpaired import UnpairedBatches, UnpairedData, load_mnist_style
 from paddle_gan.errors import UserError
 from paddle_gan.metrics.cyclegan import evaluate_translation
@@ -433,7 +433,7 @@ def test_plot_samples_draws_cyclegan_rows(tmp_path):
 @pytest.mark.parametrize("flag, value, shown", [
     ("lambda_cyc", 5.0, "lambda_cyc: 10.0 -> 5.0"),
     ("lambda_identity", 0.0, "lambda_identity: 0.5 -> 0.0"),
-    ("decay_epochs", 3, "decay_epochs: None -> 3"),
+    ("decay_epochs", 3, "decay_epochs: 1 \\(unset: epochs\\) -> 3"),
 ])
 def test_resume_refuses_another_cycle_setting_unless_allowed(folder_run, flag, value, shown):
     """Each CycleGAN weight and the LR decay change what the next step computes: --resume
@@ -444,6 +444,24 @@ def test_resume_refuses_another_cycle_setting_unless_allowed(folder_run, flag, v
     with pytest.raises(UserError, match=f"with other settings \\({shown}\\); pass "
                                         f"--allow-change {flag}"):
         run_training(changed, say=lambda text: None)
+
+
+def test_resume_refuses_another_epochs_that_moves_the_derived_decay(folder_run):
+    """decay_epochs unset is as many as epochs: another --epochs on resume would change the
+    learning-rate schedule without a word. It is refused, naming decay_epochs, how to allow it
+    and how to keep the stored schedule; both of those resume."""
+    cfg, root, _ = folder_run
+    changed = {**TINY, "data_dir": str(root), "image_size": 16, "max_steps": 2,
+               "output": cfg.output, "resume": "latest", "epochs": 4}
+    with pytest.raises(UserError) as info:
+        run_training(make_config(changed), say=lambda text: None)
+    assert ("with other settings (decay_epochs: 1 (unset: epochs) -> 4 (unset: epochs)); pass "
+            "--allow-change decay_epochs if that is intended, or give --decay-epochs 1 to keep "
+            "the learning-rate schedule") in str(info.value)
+    with open(os.path.join(cfg.output, "config.json"), encoding="utf-8") as handle:
+        stored = from_dict(json.load(handle))
+    for allowed in ({"allow_change": "decay_epochs"}, {"decay_epochs": 1}):
+        assert step_differences(stored, make_config({**changed, **allowed})) == []
 
 
 def test_resume_reports_another_pool_size_as_a_changed_setting(folder_run):

@@ -30,11 +30,15 @@ def test_a_run_too_short_to_measure_says_nothing():
 
 def test_a_long_cpu_run_names_the_cpu_sized_command():
     long_run = CostEstimate(step_seconds=1.3, first=5, last=25, total=100_000)
-    assert len(long_run.lines(on_cpu=False)) == 1
-    lines = long_run.lines(on_cpu=True)
+    assert len(long_run.lines(on_cpu=False, width=32)) == 1
+    lines = long_run.lines(on_cpu=True, width=32)
     assert "about 36 h 06 min to step 100000" in lines[0] and CPU_SIZED_COMMAND in lines[1]
+    # the CPU-sized run itself on a loaded machine: long, but nothing smaller to suggest
+    loaded = CostEstimate(step_seconds=1.0, first=5, last=25, total=3000)
+    assert len(loaded.lines(on_cpu=True, width=32)) == 1
+    assert CPU_SIZED_COMMAND in loaded.lines(on_cpu=True, width=128)[1]
     short = CostEstimate(step_seconds=0.05, first=5, last=25, total=3000)
-    assert short.lines(on_cpu=True) == [
+    assert short.lines(on_cpu=True, width=128) == [
         "step time 0.050 s (steps 5-25): about 2 min 29 s to step 3000"]
     assert short.record() == {"step_seconds": 0.05, "estimated_seconds_to_end": 148.8}
 

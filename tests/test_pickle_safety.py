@@ -171,8 +171,8 @@ def test_trust_is_never_stored_nor_read_back_from_a_stored_config(tmp_path):
     from paddle_gan.train.run import run_training
 
     out = tmp_path / "run"
-    values = dict(dataset="mnist5k", width=4, batch_size=8, max_steps=1, progress=False,
-                  output=str(out))
+    values = dict(dataset="mnist5k", width=4, batch_size=8, max_steps=1, lr_decay="none",
+                  progress=False, output=str(out))
     assert make_config(dict(values, trust_checkpoint=True)).trust_checkpoint
     run_training(make_config(dict(values, trust_checkpoint=True)), say=lambda _: None)
     stored = json.loads((out / "config.json").read_text())

@@ -154,7 +154,7 @@ def test_nan_stop_through_the_cli_overwrites_nothing(runs, tmp_path):
     rewrite(ck.checkpoint_path(str(run_dir), TOTAL),
             array_edit(is_d_weight, lambda a: np.full_like(a, 1e38)))
     before = sha256_tree(run_dir, precious)
-    proc = run(run_dir, "--max-steps", "64", "--resume")
+    proc = run(run_dir, "--max-steps", "64", "--resume", "--allow-change", "lr_horizon")
     assert proc.returncode == 1, proc.stderr
     lines = stderr_lines(proc.stderr)
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr

@@ -3,6 +3,8 @@ import json
 import os
 import re
 
+import numpy as np
+
 from conftest import ROOT
 from paddle_gan.experiments import reproduce as rp
 
@@ -69,11 +71,17 @@ def test_a_tiny_reproduction_writes_stamped_tables_curves_and_grids(tmp_path, mo
         assert os.path.getsize(path[:-3] + suffix) > 1000
 
 
-def test_finished_only_tables_use_the_finished_seeds_and_train_nothing(tmp_path, monkeypatch):
+def tiny_table(monkeypatch):
+    """A table "tiny" of two rows, gan and lsgan on the seed model at width 8, 2 G updates."""
     entry = rp.Entry("tiny_gan", overrides=dict(model="seed", dataset="mnist5k", width=8,
                                                  batch_size=8, loss="gan"), g_updates=2)
     other = rp.Entry("tiny_lsgan", overrides=dict(entry.overrides, loss="lsgan"), g_updates=2)
     monkeypatch.setitem(rp.TABLES, "tiny", (entry, other))
+    return entry, other
+
+
+def test_finished_only_tables_use_the_finished_seeds_and_train_nothing(tmp_path, monkeypatch):
+    tiny_table(monkeypatch)
     work, out = str(tmp_path / "work"), str(tmp_path / "results")
     quiet = lambda _: None
     rp.reproduce("tiny", rp.Budget("small", (1,), 1.0, None, 1, 50), out, work, ["tiny_gan"],
@@ -86,6 +94,50 @@ def test_finished_only_tables_use_the_finished_seeds_and_train_nothing(tmp_path,
     assert len(table) == 3 and table[2].startswith("| tiny_gan | 2 | 2 | ")
     assert table[2].split(" | ")[4] == "1"  # the seeds column: only seed 1 had finished
     assert "tiny_lsgan" not in text and "where their run had finished" in text
+
+
+def test_rerunning_some_rows_keeps_the_others_with_the_commit_that_measured_them(
+        tmp_path, monkeypatch):
+    entry, _ = tiny_table(monkeypatch)
+    work, out = str(tmp_path / "work"), str(tmp_path / "results")
+    quiet = lambda _: None
+    budget = rp.Budget("small", (0,), 1.0, None, 1, 50)
+    path = rp.reproduce("tiny", budget, out, work, say=quiet)
+    earlier_table = first_table(open(path, encoding="utf-8").read())
+    before = json.load(open(path[:-3] + ".json", encoding="utf-8"))
+    assert before["grid_order"] == ["tiny_gan", "tiny_lsgan"]
+    import matplotlib.image as mpimg
+
+    picture = mpimg.imread(path[:-3] + "_samples.png")
+    # the earlier file says another commit measured tiny_gan: the kept row must say so too
+    before["row_commits"]["tiny_gan"] = "abc1234"
+    json.dump(before, open(path[:-3] + ".json", "w", encoding="utf-8"))
+    # tiny_lsgan re-run with other settings (its old run folder moved away)
+    os.rename(os.path.join(work, "small", "tiny_lsgan_seed0"), str(tmp_path / "old_lsgan"))
+    monkeypatch.setitem(rp.TABLES, "tiny", (entry, rp.Entry(
+        "tiny_lsgan", overrides=dict(entry.overrides, loss="lsgan", k=2), g_updates=2)))
+    rp.reproduce("tiny", budget, out, work, ["tiny_lsgan"], say=quiet)
+    after = json.load(open(path[:-3] + ".json", encoding="utf-8"))
+    text = open(path, encoding="utf-8").read()
+    table = first_table(text)
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| tiny_gan", "| tiny_lsgan"]
+    assert table[2] == earlier_table[2] and table[3] != earlier_table[3]
+    assert after["runs"]["tiny_gan"] == before["runs"]["tiny_gan"]
+    assert after["curves"]["tiny_gan"] == before["curves"]["tiny_gan"]
+    assert after["runs"]["tiny_lsgan"] != before["runs"]["tiny_lsgan"]
+    assert after["steps"] == {"tiny_gan": 2, "tiny_lsgan": 4}  # k 2: two D steps per update
+    assert after["row_commits"]["tiny_gan"] == "abc1234"
+    assert "not re-run by this command: tiny_gan (commit abc1234)" in text
+    assert "- tiny_gan seed 0: " in text and "- tiny_lsgan seed 0: " in text
+    # the kept row's samples panel is the earlier picture's left half, unchanged
+    new_picture = mpimg.imread(path[:-3] + "_samples.png")
+    assert new_picture.shape == picture.shape and after["grid_order"] == before["grid_order"]
+    half = picture.shape[1] // 2
+    assert np.array_equal(new_picture[:, :half], picture[:, :half])
+    # rows of another budget are never mixed in
+    rp.reproduce("tiny", rp.Budget("small", (0,), 1.0, None, 1, 60), out, work, ["tiny_lsgan"],
+                 say=quiet)
+    assert [line.split(" | ")[0] for line in first_table(open(path).read())[2:]] == ["| tiny_lsgan"]
 
 
 def test_run_config_gives_every_loss_the_same_generator_updates(tmp_path):

@@ -1,5 +1,6 @@
 """A few real training steps of the seed model for every loss, on the embedded MNIST subset."""
 import glob
+import hashlib
 import json
 import os
 import signal
@@ -88,6 +89,69 @@ def test_resume_after_n_steps_equals_uninterrupted_2n(make_tiny_config, tmp_path
     run_training(resumed)
     a = ck.load_checkpoint(ck.checkpoint_path(str(tmp_path / "a"), 8)).arrays
     b = ck.load_checkpoint(ck.checkpoint_path(str(tmp_path / "b"), 8)).arrays
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def file_hashes(folder):
+    """sha256 of every file under `folder`, by relative path."""
+    out = {}
+    for path in glob.glob(os.path.join(folder, "**"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                out[os.path.relpath(path, folder)] = hashlib.sha256(handle.read()).hexdigest()
+    return out
+
+
+def test_resume_refuses_another_decay_horizon_unless_allowed(make_tiny_config, monkeypatch):
+    """A decaying learning rate falls to 0 over the run's total steps: a resume to another
+    max_steps would move the schedule without a word. It is refused (one line, nothing
+    written), naming the horizon, --allow-change lr_horizon and how to keep the schedule;
+    allowed, the steps decay over the new horizon."""
+    import paddle_gan.train.gan as gan
+
+    run_training(make_tiny_config(lr_decay="linear", max_steps=2), say=lambda text: None)
+    output = make_tiny_config().output
+    before = file_hashes(output)
+    with pytest.raises(UserError) as info:
+        run_training(make_tiny_config(lr_decay="linear", max_steps=4, resume="latest"),
+                     say=lambda text: None)
+    assert str(info.value) == (
+        f"cannot resume {ck.checkpoint_path(output, 2)} with other settings (lr_horizon: 2 -> 4 "
+        f"steps of linear decay (max_steps: 2 -> 4)); pass --allow-change lr_horizon if that is "
+        f"intended, or give --max-steps 2 to keep the learning-rate schedule")
+    assert file_hashes(output) == before
+    totals = []
+    real = gan.lr_factor
+    monkeypatch.setattr(gan, "lr_factor", lambda kind, step, total: (
+        totals.append((step, total)), real(kind, step, total))[1])
+    run_training(make_tiny_config(lr_decay="linear", max_steps=4, resume="latest",
+                                  allow_change="lr_horizon"), say=lambda text: None)
+    assert totals == [(2, 4), (3, 4)]
+    assert ck.load_checkpoint(ck.checkpoint_path(output, 4)).step == 4
+
+
+def test_resume_to_a_longer_run_without_decay_says_nothing(make_tiny_config):
+    """lr_decay none: the rates never follow the horizon, so another max_steps stays allowed."""
+    run_training(make_tiny_config(max_steps=2), say=lambda text: None)
+    said = []
+    run_training(make_tiny_config(max_steps=4, resume="latest"), say=said.append)
+    assert not [line for line in said if "lr_horizon" in line or "other settings" in line]
+    assert ck.load_checkpoint(ck.checkpoint_path(make_tiny_config().output, 4)).step == 4
+
+
+def test_resume_of_a_decaying_run_to_the_same_max_steps_is_exact(make_tiny_config, tmp_path):
+    """Bitwise: a decaying run resumed from its middle checkpoint to the same max_steps equals
+    the run straight through (the horizon, and so every step's learning rate, is the same)."""
+    settings = dict(lr_decay="linear", max_steps=6, k=1, save_every_steps=3)
+    run_training(make_tiny_config(**settings, output=str(tmp_path / "a")), say=lambda text: None)
+    cut = str(tmp_path / "b")
+    run_training(make_tiny_config(**settings, output=cut), say=lambda text: None)
+    os.remove(ck.checkpoint_path(cut, 6))  # as if killed after step 3's checkpoint
+    run_training(make_tiny_config(**settings, output=cut, resume="latest"), say=lambda text: None)
+    a = ck.load_checkpoint(ck.checkpoint_path(str(tmp_path / "a"), 6)).arrays
+    b = ck.load_checkpoint(ck.checkpoint_path(cut, 6)).arrays
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)

@@ -26,7 +26,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--tables", default=",".join(TABLES),
                         help=f"comma-separated tables ({','.join(TABLES)})")
     parser.add_argument("--entries", default=None,
-                        help="only these rows (comma-separated names), e.g. gan,lsgan")
+                        help="only these rows (comma-separated names), e.g. gan,lsgan; the "
+                             "table's other rows are kept from its results file")
     parser.add_argument("--seeds", default=None, help="override the budget's seeds, e.g. 0,1,2")
     parser.add_argument("--out", default="docs/results", metavar="DIR",
                         help="where the results files go (docs/results)")

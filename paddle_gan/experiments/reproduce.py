@@ -30,6 +30,8 @@ import numpy as np
 
 from paddle_gan.config import CONFIG_DIR, TrainConfig, make_config
 from paddle_gan.errors import UserError
+from paddle_gan.experiments.carried import (as_dict, carried_note, carried_seconds, load_carried,
+                                            panel_or_file)
 from paddle_gan.experiments.compare import (ALL_LOSSES, COLUMNS, evaluate_run, final_step,
                                             mean_std, steps_for_updates, train_run)
 from paddle_gan.jsonl import read_records
@@ -182,10 +184,9 @@ def commands_table(entries: Sequence[Entry], steps: dict[str, int]) -> str:
 def plot_fid_curves(curves: dict[str, list[list[tuple[int, float, float]]]], path: str,
                     title: str) -> None:
     """FID against training seconds, one line per entry (mean over seeds at each evaluation)."""
-    from paddle_gan.viz.plots import _pyplot
+    from paddle_gan.viz.plots import _pyplot, finish_fid_plot
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    fig, ax = _pyplot().subplots(figsize=(7, 4.5), dpi=110)
     for name, runs in curves.items():
         runs = [r for r in runs if r]
         if not runs:
@@ -194,38 +195,47 @@ def plot_fid_curves(curves: dict[str, list[list[tuple[int, float, float]]]], pat
         seconds = np.mean([[p[1] for p in r[:n]] for r in runs], axis=0)
         fid = np.mean([[p[2] for p in r[:n]] for r in runs], axis=0)
         ax.plot(seconds / 60.0, fid, marker="o", markersize=3, label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("training time (min, this machine)")
-    ax.set_ylabel("FID, 1,000 samples (shipped classifier)")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    finish_fid_plot(fig, ax, "training time (min, this machine)", title, path)
 
 
-def samples_picture(grids: dict[str, str], path: str) -> None:
-    """The entries' final grids side by side with their names above, one PNG."""
+def render_panel(grid: str, name: str) -> np.ndarray:
+    """One entry's final grid with its name above, as an RGBA array (values in [0, 1]) of a
+    fixed size, so that a picture's panels are equal-width slices."""
     from paddle_gan.viz.plots import _pyplot
 
     plt = _pyplot()
-    names = [n for n, p in grids.items() if os.path.isfile(p)]
-    if not names:
-        return
-    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.9), dpi=110,
-                             squeeze=False)
-    for ax, name in zip(axes[0], names):
-        ax.imshow(plt.imread(grids[name]))
-        ax.set_title(name, fontsize=9)
-        ax.axis("off")
+    fig, ax = plt.subplots(figsize=(2.6, 2.9), dpi=110)
+    ax.imshow(plt.imread(grid))
+    ax.set_title(name, fontsize=9)
+    ax.axis("off")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
+    fig.canvas.draw()
+    panel = np.asarray(fig.canvas.buffer_rgba(), dtype=np.float32) / 255.0
     plt.close(fig)
+    return panel
+
+
+def samples_picture(grids: dict[str, Any], path: str) -> list[str]:
+    """The entries' final grids side by side, one equal-width panel each with its name above,
+    one PNG; a grid is a file (drawn here) or a panel kept from an earlier picture. Returns the
+    names drawn, left to right."""
+    from paddle_gan.viz.plots import _pyplot
+
+    panels = {}
+    for name, grid in grids.items():
+        grid = panel_or_file(grid)
+        if grid is not None:
+            panels[name] = render_panel(grid, name) if isinstance(grid, str) else grid
+    if not panels:
+        return []
+    height = max(p.shape[0] for p in panels.values())
+    padded = [np.pad(p[..., :4] if p.shape[-1] == 4 else np.dstack([p, np.ones(p.shape[:2])]),
+                     ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=1.0)
+              for p in panels.values()]
+    tmp = path + ".tmp.png"
+    _pyplot().imsave(tmp, np.clip(np.concatenate(padded, axis=1), 0.0, 1.0))
     os.replace(tmp, path)
+    return list(panels)
 
 
 def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
@@ -235,7 +245,9 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
     """Train, evaluate and write one results table; returns the path of its Markdown file.
 
     `threads` is each run's CPU threads (None: every usable core). With `finished_only`, nothing
-    is trained: each row uses the seeds whose run already reached its budget in `work_dir`."""
+    is trained: each row uses the seeds whose run already reached its budget in `work_dir`.
+    With `entries`, the table's other rows are kept from its existing results file when it was
+    made with the same budget (`paddle_gan.experiments.carried`)."""
     chosen = [e for e in TABLES[table] if entries is None or e.name in entries]
     if not chosen:
         raise UserError(f"--entries: none of {', '.join(entries or [])} is in table {table!r}")
@@ -271,19 +283,36 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
     wall = time.perf_counter() - start
     info = {"commit": code_commit(), "date": datetime.date.today().isoformat(), "machine": machine()}
     stem = os.path.join(out_dir, table if budget.name == "full" else f"{table}_{budget.name}")
+    commits = {name: info["commit"] for name in rows}
+    others = [e.name for e in TABLES[table] if e not in chosen]
+    kept = load_carried(stem, others, budget.__dict__, say)
+    if kept.runs:
+        say(f"   rows kept from {stem}.json: {', '.join(kept.runs)}")
+    rows.update(kept.runs)
+    curves.update(kept.curves)
+    steps.update(kept.steps)
+    g_updates.update(kept.g_updates)
+    seconds.update(carried_seconds(kept))
+    commits.update(kept.commits)
+    trained_with += kept.trained_with
+    listed = [e for e in TABLES[table] if e.name in rows]  # table order
+    rows = {e.name: rows[e.name] for e in listed}
+    curves = {e.name: curves[e.name] for e in listed if e.name in curves}
+    grids = {e.name: grids.get(e.name, kept.panels.get(e.name, "")) for e in listed}
     plot_fid_curves(curves, stem + "_fid_vs_time.png",
                     f"{table}: FID against training time ({info['machine']['cpu']})")
-    samples_picture(grids, stem + "_samples.png")
+    grid_order = samples_picture(grids, stem + "_samples.png")
     trained = float(np.nansum([t for times in seconds.values() for t in times]))
     text = (stamp(command, wall, trained, info) + "\n"
-            + markdown_table(rows, chosen, steps, g_updates, seconds) + "\n\n"
+            + markdown_table(rows, listed, steps, g_updates, seconds) + "\n\n"
+            + carried_note(kept)
             + f"Seeds {', '.join(map(str, budget.seeds))}"
             + (" where their run had finished (the seeds column counts them; the runs are "
                "listed below)" if finished_only else "")
             + "; final scores on "
               f"{budget.num_samples} samples against the 500 held-out digits of the embedded "
               f"subset, in the shipped classifier's features (real vs real: FID ~5).\n\n"
-            + commands_table(chosen, {name: steps[name] for name in rows}) + "\n\n"
+            + commands_table(listed, {name: steps[name] for name in rows}) + "\n\n"
             + "Code and machine of each run's training sessions (commit on CPU, from step; "
               "`sessions.jsonl` of the run folder):\n\n"
             + "".join(f"- {line}\n" for line in trained_with) + "\n"
@@ -296,7 +325,8 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
                    "budget": budget.__dict__, "steps": steps, "g_updates": g_updates,
                    "runs": {name: [{k: d.get(k) for k, _, _ in COLUMNS} for d in docs]
                             for name, docs in rows.items()},
-                   "curves": curves, "trained_with": trained_with}, handle, indent=1)
+                   "curves": curves, "trained_with": trained_with,
+                   **as_dict(rows, commits, grid_order)}, handle, indent=1)
     say(f"wrote {stem}.md (+ .json, _samples.png, _fid_vs_time.png)")
     return stem + ".md"
 

@@ -186,11 +186,15 @@ def build(cfg: Any, spec: DataSpec) -> tuple[GeneratorPair, DiscriminatorPair]:
 
 
 def defaults(given: Mapping[str, Any], base: Any) -> dict[str, Any]:
-    """The CycleGAN paper: LSGAN, D and G every step, instance norm, width 64, batch 1 on folder
-    data; without --data-dir the built-in MNIST style task (batch 64 keeps it fast on CPU).
-    `base` (the TrainConfig defaults) is not needed."""
+    """The CycleGAN paper: LSGAN, Adam(2e-4, 0.5), D and G every step, instance norm, width 64,
+    batch 1 on folder data; without --data-dir the built-in MNIST style task (batch 64 keeps it
+    fast on CPU). No label smoothing, weight average or loss-given decay (its own schedule is
+    --decay-epochs), whatever the loss's defaults say. `base` (the TrainConfig defaults) is not
+    needed."""
     dataset = given.get("dataset") or ("unpaired" if given.get("data_dir") else "mnist_style")
     return dict(loss="lsgan", k=1, d_norm="instance", width=64, dataset=dataset,
+                lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, label_smoothing=1.0, g_ema=0.0,
+                lr_decay="none",
                 **({"batch_size": 1} if dataset == "unpaired" else {}))
 
 

@@ -121,11 +121,11 @@ def build(cfg: Any, spec: DataSpec) -> tuple[nn.Layer, nn.Layer]:
 
 
 def defaults(given: Mapping[str, Any], base: Any) -> dict[str, Any]:
-    """2-D toy GANs: ReLU MLPs that judge one point (no norm in D), latent 2, batch
-    256, the ring, 25,000 generator iterations (max_steps = 25,000 k) with linearly decaying
-    learning rates, few host syncs; D every step for the BCE / least-squares losses (k 5 for the
-    Wasserstein critics); optimiser settings tuned on the benchmark (docs/toy2d.md). The loss is
-    the given one, else `base.loss`."""
+    """2-D toy GANs: ReLU MLPs that judge one point (no norm in D), latent 2, batch 256, the
+    ring, 25,000 generator iterations (max_steps = 25,000 k) with linearly decaying learning
+    rates, no label smoothing or weight average, few host syncs; D every step for the BCE /
+    least-squares losses (k 5 for the Wasserstein critics); optimiser settings tuned on the
+    benchmark (docs/toy2d.md). The loss is the given one, else `base.loss`."""
     from paddle_gan.losses import LOSSES
 
     spec = LOSSES.get(given.get("loss", base.loss))
@@ -134,7 +134,8 @@ def defaults(given: Mapping[str, Any], base: Any) -> dict[str, Any]:
     k = given.get("k") or (5 if clipped or penalised else 1)
     out: dict[str, Any] = dict(dataset="ring", d_norm="none", activation="relu", latent_dim=2,
                                batch_size=256, k=k, k_schedule="constant", max_steps=25_000 * k,
-                               epochs=100_000, lr_decay="linear", scalar_every=100,
+                               epochs=100_000, lr_decay="linear", label_smoothing=1.0,
+                               g_ema=0.0, scalar_every=100,
                                log_every=1000, save_every=20)
     if penalised:  # lambda 0.1: the WGAN-GP authors' setting for their toy tasks
         out.update(lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.9, gp_lambda=0.1)

@@ -27,7 +27,7 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from paddle_gan.config import TrainConfig
+from paddle_gan.config import TrainConfig, effective_value
 from paddle_gan.data import ArrayData
 from paddle_gan.data.unpaired import UnpairedBatches, UnpairedData
 from paddle_gan.errors import UserError
@@ -70,8 +70,9 @@ def identity_losses(real_a: Tensor, same_a: Tensor, real_b: Tensor, same_b: Tens
 
 # ----------------------------------------------------------------------------- schedule
 def decay_epochs(cfg: TrainConfig) -> int:
-    """Epochs of linear decay after the constant phase (default: as many as `epochs`)."""
-    return cfg.epochs if cfg.decay_epochs is None else cfg.decay_epochs
+    """Epochs of linear decay after the constant phase (default: as many as `epochs`; the
+    value `--resume` compares, `config.effective_value`)."""
+    return effective_value(cfg, "decay_epochs")
 
 
 def linear_decay(epochs: int, decay: int) -> Callable[[int], float]:
@@ -244,6 +245,11 @@ class CycleGanTrainer(GanTrainer):
     # ----------------------------------------------------------------- state
     def total_epochs(self) -> int:
         return self.cfg.epochs + decay_epochs(self.cfg)
+
+    def decay_horizon(self, cfg: TrainConfig) -> Optional[int]:
+        """None: the steps never set the loss-given `lr_decay`; CycleGAN's schedule follows
+        `decay_epochs`, a step setting of its own."""
+        return None
 
     def modules(self) -> dict[str, nn.Layer]:
         return {"G": self.G, "D": self.D, "pool_A": self.pool_a, "pool_B": self.pool_b}

@@ -59,6 +59,12 @@ class Position:
     train_seconds: float = 0.0  # wall time spent in training steps (not evaluation, not I/O)
 
 
+def run_steps(epochs: int, batches: int, max_steps: Optional[int]) -> int:
+    """Steps of a run of `epochs` epochs of `batches` batches, at most `max_steps` (if set)."""
+    by_epochs = epochs * batches
+    return min(by_epochs, max_steps) if max_steps else by_epochs
+
+
 def detached(values: dict[str, paddle.Tensor]) -> dict[str, paddle.Tensor]:
     """The logged values without their autograd history (memory): nothing of a step's
     graph stays alive until the next step, or for k steps in the G step's case."""
@@ -319,8 +325,16 @@ class GanTrainer:
         return self.cfg.epochs
 
     def total_steps(self) -> int:
-        by_epochs = self.total_epochs() * len(self.batches)
-        return min(by_epochs, self.cfg.max_steps) if self.cfg.max_steps else by_epochs
+        """Steps the run lasts: its epochs of batches, at most `max_steps`."""
+        return run_steps(self.total_epochs(), len(self.batches), self.cfg.max_steps)
+
+    def decay_horizon(self, cfg: TrainConfig) -> Optional[int]:
+        """The steps `cfg.lr_decay` decays both learning rates over on this trainer's data (the
+        total steps of a run of `cfg`, as `set_learning_rates` computes them); None without a
+        decay. A subclass hook: CycleGAN's schedule is its own (`decay_epochs`)."""
+        if cfg.lr_decay == "none":
+            return None
+        return run_steps(cfg.epochs, len(self.batches_of(cfg, self.data)), cfg.max_steps)
 
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
@@ -353,7 +367,7 @@ class GanTrainer:
     def _say_cost(self, estimate: Any) -> None:
         """Print and log the measured step time and the time to the end of the run."""
         on_cpu = paddle.device.get_device().startswith("cpu")
-        for text in estimate.lines(on_cpu):
+        for text in estimate.lines(on_cpu, self.cfg.width):
             self.monitor.line(text)
         self.monitor.record({"step": self.step, **estimate.record()})
 

@@ -11,8 +11,10 @@ import numpy as np
 
 from paddle_gan import checkpoint as ckpt_io
 from paddle_gan.atomic import atomic_write
-from paddle_gan.config import (TrainConfig, allows_change, architecture_differences, from_dict,
-                               step_differences, to_dict)
+from paddle_gan.config import (HORIZON_CHANGE, Horizon, TrainConfig, allows_change,
+                               architecture_differences, describe_horizon_change,
+                               describe_step_change, from_dict, horizon_differs,
+                               horizon_keep_flags, keep_hint, step_differences, to_dict)
 from paddle_gan.data import ArrayData
 from paddle_gan.data.provenance import differences as provenance_differences
 from paddle_gan.data.provenance import provenance
@@ -23,7 +25,7 @@ from paddle_gan.models import build_models, data_spec, get_model, prepare_data
 from paddle_gan.runtime import setup_runtime, usable_cores
 from paddle_gan.distributed import ParallelContext, init_parallel, launch_context
 from paddle_gan.train import get_trainer
-from paddle_gan.train.memory import check_memory
+from paddle_gan.train.memory import check_run_memory
 from paddle_gan.train.run_folder import RunLock, check_layout
 from paddle_gan.train.sessions import record_session
 
@@ -77,9 +79,10 @@ def _check_fresh(cfg: TrainConfig) -> None:
                         f"that run, or choose another --output")
 
 
-def _check_same_run(checkpoint: ckpt_io.Checkpoint, cfg: TrainConfig) -> None:
-    """UserError when the checkpoint's run was made with other architecture keys, or other
-    step settings that --allow-change does not name."""
+def _check_same_run(checkpoint: ckpt_io.Checkpoint, cfg: TrainConfig, horizon: Horizon) -> None:
+    """UserError when the checkpoint's run was made with other architecture keys, other step
+    settings, or (decaying its learning rates) another decay `horizon`, that --allow-change does
+    not name."""
     stored = checkpoint.meta.get("config")
     if not isinstance(stored, dict):
         raise UserError(f"{checkpoint.path} has no stored config")
@@ -90,11 +93,16 @@ def _check_same_run(checkpoint: ckpt_io.Checkpoint, cfg: TrainConfig) -> None:
         raise UserError(f"cannot resume {checkpoint.path}: the run was made with other settings "
                         f"({details})")
     changed = step_differences(previous, cfg)
+    details = [describe_step_change(previous, cfg, k) for k in changed]
+    kept: list[str] = []
+    if horizon_differs(previous, cfg, horizon):
+        details.append(describe_horizon_change(previous, cfg, horizon))
+        kept = horizon_keep_flags(previous, cfg, horizon)
+        changed.append(HORIZON_CHANGE)
     if changed:
-        details = ", ".join(f"{k}: {getattr(previous, k)!r} -> {getattr(cfg, k)!r}"
-                            for k in changed)
-        raise UserError(f"cannot resume {checkpoint.path} with other settings ({details}); "
-                        f"pass --allow-change {','.join(changed)} if that is intended")
+        raise UserError(f"cannot resume {checkpoint.path} with other settings "
+                        f"({', '.join(details)}); pass --allow-change {','.join(changed)} if "
+                        f"that is intended{keep_hint(previous, cfg, changed, kept)}")
 
 
 def _check_same_data(checkpoint: ckpt_io.Checkpoint, data: ArrayData, cfg: TrainConfig) -> None:
@@ -123,7 +131,7 @@ def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None
     target = run_dir if cfg.resume == "latest" else cfg.resume
 
     def accept(checkpoint: ckpt_io.Checkpoint) -> None:
-        _check_same_run(checkpoint, cfg)
+        _check_same_run(checkpoint, cfg, trainer.decay_horizon)
         trainer.check_checkpoint(checkpoint)
 
     checkpoint = ckpt_io.resolve_checkpoint(target, warn=say, accept=accept)
@@ -161,10 +169,7 @@ def run_training(cfg: TrainConfig, say: Callable[[str], None] = print) -> str:
     _check_fresh(cfg)
     data = prepare_data(cfg)
     trainer_class(cfg.model).batches_of(cfg, data)  # a batch the data can give
-    try:  # the whole run's memory, before any network is built
-        check_memory(cfg, data_spec(cfg, data))
-    except ValueError as exc:  # a size the networks cannot take
-        raise UserError(str(exc)) from None
+    check_run_memory(cfg, data)  # the whole run's memory, before any network is built
     trainer = build_trainer(cfg, data, run_dir, runtime.device, parallel)
     # every check that can fail runs before the first write into run_dir
     checkpoint = _resume_checkpoint(cfg, trainer, say)
