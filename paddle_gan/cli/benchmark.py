@@ -47,7 +47,7 @@ MAX_SGEMM = 8192
 def check_numbers(args: argparse.Namespace) -> None:
     """UserError naming the flag unless every count of the benchmark is in its range."""
     check_range("--iters", args.iters, 1, MAX_ITERS)
-    check_range("--warmup", args.warmup, 0, MAX_ITERS)
+    check_range("--warmup", args.warmup, 1, MAX_ITERS)
     check_range("--sgemm-size", args.sgemm_size, 1, MAX_SGEMM)
     check_range("--rounds", args.rounds, 1, 1000)
     if args.profile is not None:
@@ -126,7 +126,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--loops", default="bare,suite",
                         help="bare (in-memory loop), suite (GanTrainer.fit) or both (default)")
     parser.add_argument("--iters", type=int, default=5, help="timed iterations per loop (median)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first (at least 1: the suite loop's "
+                        "timing starts where the last one ends)")
     parser.add_argument("--sgemm-size", type=int, default=2048,
                         help="n of the n x n x n sgemm measuring the machine (default 2048)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")

@@ -199,9 +199,13 @@ def defaults(given: Mapping[str, Any], base: Any) -> dict[str, Any]:
 
 
 def check(cfg: Any) -> None:
-    """UserError for settings CycleGAN cannot honour: an averaged generator (g_ema)."""
+    """UserError for settings CycleGAN cannot honour: an averaged generator (g_ema) and a
+    decay other than its own schedule (lr_decay: --epochs constant, then --decay-epochs)."""
     if cfg.g_ema:
         raise UserError("g_ema: not available for cyclegan (its samples are translations)")
+    if cfg.lr_decay != "none":
+        raise UserError(f"lr_decay: {cfg.lr_decay!r} is not available for cyclegan: its rates "
+                        f"stay constant for --epochs, then decay linearly over --decay-epochs")
 
 
 register("cyclegan", ModelEntry(
