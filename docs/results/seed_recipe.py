@@ -22,6 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from paddle_gan.experiments.compare import mean_std  # noqa: E402
+from paddle_gan.experiments.reproduce import fid_curve  # noqa: E402
 from paddle_gan.stamp import code_commit, describe_machine, machine  # noqa: E402
 from paddle_gan.train.sessions import describe_sessions  # noqa: E402
 
@@ -46,16 +47,6 @@ def idle_step_seconds() -> tuple[float, str]:
     commit = re.search(r"^- commit: (\S+)", text, re.M).group(1)
     where = re.search(r"^- machine: (.+)$", text, re.M).group(1)
     return ms / 1000.0, f"docs/results/speed.md (`tools/benchmark.py`, commit {commit}; {where})"
-
-
-def curve(run_dir: str) -> list[tuple[int, float]]:
-    points = []
-    with open(os.path.join(run_dir, "train_log.jsonl"), encoding="utf-8") as handle:
-        for line in handle:
-            doc = json.loads(line)
-            if "eval" in doc and "fid" in doc["eval"]:
-                points.append((int(doc["step"]), float(doc["eval"]["fid"])))
-    return points
 
 
 def train_seconds(run_dir: str) -> float:
@@ -88,7 +79,7 @@ def main() -> None:
         if os.path.isfile(eval_path):
             with open(eval_path, encoding="utf-8") as handle:
                 final = json.load(handle)
-        points = curve(run_dir)
+        points = [(s, f) for s, _, f in fid_curve(run_dir)]
         runs[name] = {"loss": loss, "config": {k: cfg[k] for k in CHANGED},
                       "max_steps": cfg["max_steps"], "seed": cfg["seed"], "curve": points,
                       "final": final, "sessions": describe_sessions(run_dir),

@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 from paddle_gan.config import from_dict, make_config  # noqa: E402
 from paddle_gan.experiments.compare import final_step  # noqa: E402
+from paddle_gan.experiments.reproduce import fid_curve  # noqa: E402
 from paddle_gan.stamp import code_commit, describe_machine, machine  # noqa: E402
 from paddle_gan.train.schedule import CriticSchedule  # noqa: E402
 from paddle_gan.train.sessions import describe_sessions  # noqa: E402
@@ -35,16 +36,6 @@ RUNS = {"wgan_bn_constk_seed0": "batch-norm critic, constant k 5 (`--k-schedule 
                               "generator updates"}
 SHOWN = ("d_norm", "k_schedule", "k", "weight_clip", "optimizer", "lr_g", "lr_d")
 OUT = os.path.join(ROOT, "docs", "results", "wgan_clipping")
-
-
-def curve(run_dir: str) -> list[tuple[int, float]]:
-    points = []
-    with open(os.path.join(run_dir, "train_log.jsonl"), encoding="utf-8") as handle:
-        for line in handle:
-            doc = json.loads(line)
-            if "eval" in doc and "fid" in doc["eval"]:
-                points.append((int(doc["step"]), float(doc["eval"]["fid"])))
-    return points
 
 
 def main() -> None:
@@ -77,7 +68,7 @@ def main() -> None:
         with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as handle:
             cfg = from_dict(json.load(handle))
         schedule = CriticSchedule.from_config(cfg)
-        points = [(s, schedule.g_steps_before(s), f) for s, f in curve(run_dir)]
+        points = [(s, schedule.g_steps_before(s), f) for s, _, f in fid_curve(run_dir)]
         runs[folder] = {"change": change, "config": {k: getattr(cfg, k) for k in SHOWN},
                         "measured_by": code_commit(),
                         "seed": cfg.seed, "curve": points, "max_steps": cfg.max_steps,
