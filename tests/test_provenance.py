@@ -113,3 +113,37 @@ def test_eval_names_its_held_out_set(run, tmp_path, capsys):
     assert doc["train_data"]["count"] == 64
     line = [m for m in printed.splitlines() if m.startswith("held-out set: ")]
     assert len(line) == 1 and doc["held_out"]["sha256"][:12] in line[0]
+
+
+def test_resume_on_data_of_another_size_refuses_a_moved_decay_horizon(tmp_path, monkeypatch):
+    """A decaying run whose length follows its epochs decays over epochs x batches: data of
+    another size, allowed by --allow-change data, would move that horizon. It is refused in one
+    line (nothing written) unless --allow-change names lr_horizon too; then the steps decay over
+    the new data's horizon."""
+    import paddle_gan.train.gan as gan
+
+    (tmp_path / "data").mkdir()
+    settings = dict(width=4, k=1, dataset="mnist", data_dir=write_mnist_folder(tmp_path / "data"),
+                    batch_size=8, epochs=2, max_steps=None, lr_decay="linear")
+    run_training(tiny_config(tmp_path, **settings), say=lambda text: None)  # 64 samples: 16 steps
+    run_dir = str(tmp_path / "run")
+    shutil.rmtree(tmp_path / "data")
+    (tmp_path / "data").mkdir()
+    write_mnist_folder(tmp_path / "data", train=128)
+    before = tree(run_dir)
+    more = dict(settings, resume="latest")  # the same 2 epochs, of 16 batches
+    with pytest.raises(UserError) as info:
+        run_training(tiny_config(tmp_path, **more, allow_change="data"), say=lambda text: None)
+    assert str(info.value) == (
+        f"cannot resume {ck.checkpoint_path(run_dir, 16)} on data of another size (64 -> 128 "
+        f"samples): its linear decay would move from 16 to 32 steps (lr_horizon); pass "
+        f"--allow-change lr_horizon if that is intended, or give --max-steps 16 to keep the "
+        f"learning-rate schedule")
+    assert tree(run_dir) == before
+    totals = []
+    real = gan.lr_factor
+    monkeypatch.setattr(gan, "lr_factor", lambda kind, step, total: (
+        totals.append(total), real(kind, step, total))[1])
+    run_training(tiny_config(tmp_path, **more, allow_change="data,lr_horizon"),
+                 say=lambda text: None)
+    assert set(totals) == {32}

@@ -121,7 +121,12 @@ class EpochBatches:
         self.seed = seed
 
     def __len__(self) -> int:
-        return len(self.data) // self.batch_size
+        return self.batches_in(len(self.data), self.batch_size)
+
+    @staticmethod
+    def batches_in(samples: int, batch_size: int) -> int:
+        """Full batches of `batch_size` in an epoch of `samples` samples."""
+        return samples // batch_size
 
     def order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.data))

@@ -246,7 +246,7 @@ class CycleGanTrainer(GanTrainer):
     def total_epochs(self) -> int:
         return self.cfg.epochs + decay_epochs(self.cfg)
 
-    def decay_horizon(self, cfg: TrainConfig) -> Optional[int]:
+    def decay_horizon(self, cfg: TrainConfig, samples: Optional[int] = None) -> Optional[int]:
         """None: the steps never set the loss-given `lr_decay`; CycleGAN's schedule follows
         `decay_epochs`, a step setting of its own."""
         return None

@@ -328,13 +328,16 @@ class GanTrainer:
         """Steps the run lasts: its epochs of batches, at most `max_steps`."""
         return run_steps(self.total_epochs(), len(self.batches), self.cfg.max_steps)
 
-    def decay_horizon(self, cfg: TrainConfig) -> Optional[int]:
-        """The steps `cfg.lr_decay` decays both learning rates over on this trainer's data (the
-        total steps of a run of `cfg`, as `set_learning_rates` computes them); None without a
-        decay. A subclass hook: CycleGAN's schedule is its own (`decay_epochs`)."""
+    def decay_horizon(self, cfg: TrainConfig, samples: Optional[int] = None) -> Optional[int]:
+        """The steps `cfg.lr_decay` decays both learning rates over (the total steps of a run of
+        `cfg`, as `set_learning_rates` computes them) on this trainer's data, or on data of
+        `samples` samples; None without a decay. A subclass hook: CycleGAN's schedule is its
+        own (`decay_epochs`)."""
         if cfg.lr_decay == "none":
             return None
-        return run_steps(cfg.epochs, len(self.batches_of(cfg, self.data)), cfg.max_steps)
+        batches = (len(self.batches_of(cfg, self.data)) if samples is None
+                   else EpochBatches.batches_in(samples, cfg.batch_size))
+        return run_steps(cfg.epochs, batches, cfg.max_steps)
 
     def _check_finite(self, values: dict[str, float]) -> None:
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ from paddle_gan.config import (HORIZON_CHANGE, Horizon, TrainConfig, allows_chan
                                horizon_keep_flags, keep_hint, step_differences, to_dict)
 from paddle_gan.data import ArrayData
 from paddle_gan.data.provenance import differences as provenance_differences
-from paddle_gan.data.provenance import provenance
+from paddle_gan.data.provenance import provenance, sample_count
 from paddle_gan.errors import UserError
 from paddle_gan.io.runs import CONFIG_FILE
 from paddle_gan.losses import get_loss
@@ -117,6 +118,27 @@ def _check_same_data(checkpoint: ckpt_io.Checkpoint, data: ArrayData, cfg: Train
                         f"pass --allow-change data if that is intended")
 
 
+def _check_same_horizon_on_data(checkpoint: ckpt_io.Checkpoint, trainer: Any,
+                                cfg: TrainConfig) -> None:
+    """UserError when data of another size (allowed by --allow-change data) would move the
+    decay horizon of a run whose length follows its epochs, and --allow-change does not name
+    lr_horizon. A checkpoint without a data record passes."""
+    count = (checkpoint.meta.get("data") or {}).get("count")
+    if not isinstance(count, int) or allows_change(cfg, HORIZON_CHANGE):
+        return
+    previous = from_dict(dict(checkpoint.meta["config"]))
+    before, after = trainer.decay_horizon(previous, samples=count), trainer.decay_horizon(cfg)
+    if before is None or after is None or before == after:
+        return
+    keep = dataclasses.replace(cfg, max_steps=before)
+    hint = (f", or give --max-steps {before} to keep the learning-rate schedule"
+            if trainer.decay_horizon(keep) == before else "")
+    raise UserError(f"cannot resume {checkpoint.path} on data of another size ({count:,} -> "
+                    f"{sample_count(trainer.data):,} samples): its {cfg.lr_decay} decay would "
+                    f"move from {before} to {after} steps (lr_horizon); pass --allow-change "
+                    f"lr_horizon if that is intended{hint}")
+
+
 def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None]
                        ) -> Optional[ckpt_io.Checkpoint]:
     """The checkpoint --resume continues from, fully checked against `cfg`, the built
@@ -136,6 +158,7 @@ def _resume_checkpoint(cfg: TrainConfig, trainer: Any, say: Callable[[str], None
 
     checkpoint = ckpt_io.resolve_checkpoint(target, warn=say, accept=accept)
     _check_same_data(checkpoint, trainer.data, cfg)
+    _check_same_horizon_on_data(checkpoint, trainer, cfg)
     # continuing from an older checkpoint while newer ones exist in the
     # run folder would interleave two histories (and --resume would later pick the stale one).
     newer = [] if cfg.resume == "latest" else [
