@@ -1,8 +1,9 @@
-"""WGAN with weight clipping on the seed model: what its critic's batch norm, the reference
-schedule's start and the clip bound cost. Curves of FID against generator updates and critic steps for runs that
-change one setting of `--loss wgan`'s defaults, beside the batch-norm critic's runs and
-WGAN-GP's of the loss table; writes docs/results/wgan_clipping.md, .json and
-wgan_clipping_fid.png.
+"""WGAN with weight clipping on the seed model: what its critic's batch norm and the reference
+schedule's start cost, and where the defaults stand after 11,000 generator updates. Curves of
+FID against generator updates and critic steps for runs that change one setting of `--loss
+wgan`'s defaults or run longer, beside the batch-norm critic's runs and
+WGAN-GP's of the loss table; writes docs/results/wgan_clipping.md, .json,
+wgan_clipping_fid.png and wgan_clipping_samples.png (the longest run's final grid).
 
     python docs/results/wgan_clipping.py [--work work/runs/wgan_clipping]
 
@@ -14,6 +15,7 @@ Step times are not compared: the runs shared the CPU with other work.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,8 +34,10 @@ TABLE_COMMIT = "34e3491"
 RUNS = {"wgan_bn_constk_seed0": "batch-norm critic, constant k 5 (`--k-schedule constant`)",
         "wgan_nonorm_constk_seed0": "critic without norm, constant k 5 (`--d-norm none "
                                     "--k-schedule constant`)",
-        "wgan_bn_long_seed0": "batch-norm critic (`--loss wgan` defaults), towards 10,000 "
-                              "generator updates"}
+        "wgan_bn_long_seed0": "batch-norm critic (`--loss wgan` defaults), 59,500 critic "
+                              "steps (11,007 generator updates)"}
+#: the run whose final samples are shown
+LONGEST = "wgan_bn_long_seed0"
 SHOWN = ("d_norm", "k_schedule", "k", "weight_clip", "optimizer", "lr_g", "lr_d")
 OUT = os.path.join(ROOT, "docs", "results", "wgan_clipping")
 
@@ -115,6 +119,12 @@ def main() -> None:
                         "run folder is not under the work folder)" if folder in earlier
                         and run is earlier[folder] else ""))
     lines += ["", "![FID against generator updates](wgan_clipping_fid.png)", ""]
+    final = os.path.join(args.work, LONGEST, "samples", "final.png")
+    if os.path.isfile(final):  # the longest run's last samples, kept beside its curve
+        shutil.copyfile(final, OUT + "_samples.png")
+    if os.path.isfile(OUT + "_samples.png"):
+        lines += [f"Samples of the fixed noise at the end of the {RUNS[LONGEST]} run:", "",
+                  "![the longest run's final samples](wgan_clipping_samples.png)", ""]
     plot(series)
     wall = time.perf_counter() - start
     text = "\n".join(lines).replace("{wall}", f"{wall:.1f} s for this command (the runs were "
