@@ -86,7 +86,7 @@ TINY = ["--dataset", "mnist5k", "--width", "4", "--batch-size", "8", "--max-step
         "--no-progress"]
 #: every tool that reads a config file (`--config`), with flags that keep it short
 CONFIG_TOOLS = [("train", TINY),
-                ("benchmark", [*TINY, "--iters", "1", "--warmup", "0", "--sgemm-size", "64",
+                ("benchmark", [*TINY, "--iters", "1", "--warmup", "1", "--sgemm-size", "64",
                                "--loops", "bare"])]
 #: the config keys that take a weights file (a checkpoint, run folder or .pdparams)
 WEIGHTS_KEYS = ("init_from", "resume")
