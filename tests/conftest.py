@@ -44,6 +44,18 @@ def make_tiny_config(tmp_path):
     return lambda **overrides: tiny_config(tmp_path, **overrides)
 
 
+@pytest.fixture
+def lr_factor_calls(monkeypatch):
+    """The (step, total steps) of every learning-rate decay factor the trainer computes."""
+    import paddle_gan.train.gan as gan
+
+    calls = []
+    real = gan.lr_factor
+    monkeypatch.setattr(gan, "lr_factor", lambda kind, step, total: (
+        calls.append((step, total)), real(kind, step, total))[1])
+    return calls
+
+
 def run_tool(*args, timeout=300, cwd=ROOT):
     """Run `python tools/<tool> args` and return the CompletedProcess (text output)."""
     import subprocess

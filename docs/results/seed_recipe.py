@@ -22,7 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from paddle_gan.experiments.compare import mean_std  # noqa: E402
-from paddle_gan.experiments.reproduce import fid_curve  # noqa: E402
+from paddle_gan.experiments.reproduce import fid_curve, write_results  # noqa: E402
 from paddle_gan.stamp import code_commit, describe_machine, machine  # noqa: E402
 from paddle_gan.train.sessions import describe_sessions  # noqa: E402
 
@@ -159,14 +159,11 @@ def main() -> None:
     wall = time.perf_counter() - start
     text = "\n".join(lines).replace("{wall}", f"{wall:.1f} s for this command (the runs were "
                                     "trained before it)")
-    with open(OUT + ".md", "w", encoding="utf-8") as handle:
-        handle.write(text)
-    with open(OUT + ".json", "w", encoding="utf-8") as handle:
-        json.dump({"info": info, "command": command, "step_seconds": step_s,
-                   "step_source": step_source, "old_commit": OLD_COMMIT, "runs": runs,
-                   "old_curves": {loss: old["curves"][loss] for loss in ("gan", "lsgan")},
-                   "old_runs": {loss: old["runs"][loss] for loss in ("gan", "lsgan")}},
-                  handle, indent=1)
+    write_results(OUT, text, {
+        "info": info, "command": command, "step_seconds": step_s, "step_source": step_source,
+        "old_commit": OLD_COMMIT, "runs": runs,
+        "old_curves": {loss: old["curves"][loss] for loss in ("gan", "lsgan")},
+        "old_runs": {loss: old["runs"][loss] for loss in ("gan", "lsgan")}})
     print(text)
 
 

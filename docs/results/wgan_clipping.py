@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 from paddle_gan.config import from_dict, make_config  # noqa: E402
 from paddle_gan.experiments.compare import final_step  # noqa: E402
-from paddle_gan.experiments.reproduce import fid_curve  # noqa: E402
+from paddle_gan.experiments.reproduce import fid_curve, write_results  # noqa: E402
 from paddle_gan.stamp import code_commit, describe_machine, machine  # noqa: E402
 from paddle_gan.train.schedule import CriticSchedule  # noqa: E402
 from paddle_gan.train.sessions import describe_sessions  # noqa: E402
@@ -129,11 +129,8 @@ def main() -> None:
     wall = time.perf_counter() - start
     text = "\n".join(lines).replace("{wall}", f"{wall:.1f} s for this command (the runs were "
                                     "trained before it)")
-    with open(OUT + ".md", "w", encoding="utf-8") as handle:
-        handle.write(text)
-    with open(OUT + ".json", "w", encoding="utf-8") as handle:
-        json.dump({"info": info, "command": command, "table_commit": TABLE_COMMIT,
-                   "series": series, "runs": runs}, handle, indent=1)
+    write_results(OUT, text, {"info": info, "command": command, "table_commit": TABLE_COMMIT,
+                              "series": series, "runs": runs})
     print(text)
 
 

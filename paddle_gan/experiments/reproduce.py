@@ -152,6 +152,14 @@ def stamp(command: str, wall_seconds: float, train_seconds: float, info: dict[st
             f"{train_seconds / 60:.1f} min in all (from their checkpoints; see the table)\n")
 
 
+def write_results(stem: str, text: str, doc: dict[str, Any]) -> None:
+    """Write a results table as `stem`.md (`text`) and its data as `stem`.json (`doc`)."""
+    with open(stem + ".md", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    with open(stem + ".json", "w", encoding="utf-8") as handle:
+        json.dump(doc, handle, indent=1)
+
+
 def markdown_table(rows: dict[str, list[dict]], entries: Sequence[Entry], steps: dict[str, int],
                    g_updates: dict[str, int], seconds: dict[str, list[float]]) -> str:
     """One row per entry: steps, training minutes, and mean ± std over seeds of each metric."""
@@ -318,15 +326,12 @@ def reproduce(table: str, budget: Budget, out_dir: str, work_dir: str,
             + "".join(f"- {line}\n" for line in trained_with) + "\n"
             + f"![samples]({os.path.basename(stem)}_samples.png)\n"
             + f"![FID against time]({os.path.basename(stem)}_fid_vs_time.png)\n")
-    with open(stem + ".md", "w", encoding="utf-8") as handle:
-        handle.write(text)
-    with open(stem + ".json", "w", encoding="utf-8") as handle:
-        json.dump({"info": info, "command": command, "wall_seconds": wall,
-                   "budget": budget.__dict__, "steps": steps, "g_updates": g_updates,
-                   "runs": {name: [{k: d.get(k) for k, _, _ in COLUMNS} for d in docs]
-                            for name, docs in rows.items()},
-                   "curves": curves, "trained_with": trained_with,
-                   **as_dict(rows, commits, grid_order)}, handle, indent=1)
+    write_results(stem, text, {
+        "info": info, "command": command, "wall_seconds": wall, "budget": budget.__dict__,
+        "steps": steps, "g_updates": g_updates,
+        "runs": {name: [{k: d.get(k) for k, _, _ in COLUMNS} for d in docs]
+                 for name, docs in rows.items()},
+        "curves": curves, "trained_with": trained_with, **as_dict(rows, commits, grid_order)})
     say(f"wrote {stem}.md (+ .json, _samples.png, _fid_vs_time.png)")
     return stem + ".md"
 
